@@ -1,0 +1,175 @@
+"""The ``kiosk`` command: one entry point for the device and for headquarters."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from kiosk import __version__
+from kiosk.config import SETTINGS, Settings, load_settings
+from kiosk.errors import ContentInvalid, KioskError
+
+pass_settings = click.make_pass_decorator(Settings)
+
+
+class KioskGroup(click.Group):
+    """Turn every KioskError into its plain message and exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ContentInvalid as exc:
+            click.echo(exc.message, err=True)
+            sys.exit(exc.exit_code)
+        except KioskError as exc:
+            click.echo(f"Error: {exc.message}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=KioskGroup)
+@click.version_option(__version__, prog_name="kiosk")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    envvar="KIOSK_CONFIG",
+    help="Settings file (TOML). Default: /etc/first-mile-kiosk/kiosk.toml if it exists.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    help="Folder for everything the device writes (setting data_dir, KIOSK_DATA_DIR).",
+)
+@click.pass_context
+def main(ctx: click.Context, config: str | None, data_dir: str | None) -> None:
+    """First Mile kiosk: safer-migration guides, offline, in many languages."""
+    try:
+        ctx.obj = load_settings(config, data_dir=data_dir)
+    except KioskError as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+
+
+@main.command("settings")
+@pass_settings
+def settings_cmd(settings: Settings) -> None:
+    """Show every setting, its value and what it does."""
+    for setting in SETTINGS:
+        click.echo(f"{setting.name} = {settings[setting.name]!r}")
+        click.echo(f"    {setting.help} (environment: {setting.env})")
+
+
+@main.group(cls=KioskGroup)
+def release() -> None:
+    """Build, check and install signed content releases."""
+
+
+def _trusted(settings: Settings, pubkeys: tuple[str, ...]):
+    from kiosk.releases.manifest import load_public_key
+
+    return [load_public_key(p) for p in (*settings.trusted_keys, *pubkeys)]
+
+
+@release.command()
+@click.argument("key", type=click.Path(dir_okay=False))
+def keygen(key: str) -> None:
+    """Make a signing key KEY (keep it secret) and KEY.pub (give it to every kiosk)."""
+    from kiosk.releases.manifest import generate_key
+
+    public = generate_key(key)
+    click.echo(f"Wrote the private key {key} and the public key {public.source} (id {public.id}).")
+
+
+@release.command()
+@click.argument("src", type=click.Path(file_okay=False))
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--key", required=True, type=click.Path(dir_okay=False), help="Private signing key.")
+@click.option("--version", "version", type=int, help="Release number (default: the time, UTC).")
+@click.option("--expires-days", type=int, help="Days the release stays valid (default 365).")
+@click.option("--cache", type=click.Path(file_okay=False), help="Speech cache folder.")
+@pass_settings
+def build(settings, src, out, key, version, expires_days, cache) -> None:
+    """Check the content in SRC, speak it, and write a signed release to OUT."""
+    from kiosk.releases.build import build_release
+    from kiosk.speech import Speaker
+
+    speaker = Speaker(
+        cache or settings.speech_cache_dir,
+        rate=settings.speech_rate,
+        pitch=settings.speech_pitch,
+        bitrate=settings.mp3_bitrate,
+    )
+    result = build_release(
+        src,
+        out,
+        key,
+        speaker,
+        version=version,
+        expires_days=expires_days or settings.release_expiry_days,
+        workers=settings.speech_workers,
+        progress=lambda msg: click.echo(msg, err=True),
+    )
+    for warning in result.warnings:
+        click.echo(str(warning), err=True)
+    click.echo(
+        f"Built release {result.version} in {out}: {result.guides} guides in "
+        f"{result.languages} languages, {result.audio_ms / 60000:.1f} minutes of audio, "
+        f"{result.files} files, {result.bytes / 1e6:.1f} MB, in {result.seconds:.1f} s."
+    )
+
+
+@release.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--pubkey", multiple=True, type=click.Path(dir_okay=False), help="Trusted key.")
+@pass_settings
+def verify(settings, directory, pubkey) -> None:
+    """Check a release folder's signature, expiry and every file."""
+    from kiosk.releases.manifest import verify_release
+
+    manifest = verify_release(directory, _trusted(settings, pubkey))
+    click.echo(
+        f"Release {manifest.version} is intact and signed by a trusted key "
+        f"({len(manifest.files)} files, valid until {manifest.expires.date()})."
+    )
+
+
+@release.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--pubkey", multiple=True, type=click.Path(dir_okay=False), help="Trusted key.")
+@pass_settings
+def install(settings, directory, pubkey) -> None:
+    """Verify the release in DIRECTORY and make it the one this kiosk shows."""
+    from kiosk.releases.install import ReleaseStore
+
+    manifest = ReleaseStore(settings.data_dir).install(directory, _trusted(settings, pubkey))
+    click.echo(f"Release {manifest.version} is installed and live.")
+
+
+@release.command()
+@click.option("--pubkey", multiple=True, type=click.Path(dir_okay=False), help="Trusted key.")
+@pass_settings
+def rollback(settings, pubkey) -> None:
+    """Go back to the release that was live before the current one."""
+    from kiosk.releases.install import ReleaseStore
+
+    version = ReleaseStore(settings.data_dir).rollback(_trusted(settings, pubkey))
+    click.echo(f"Release {version} is live again.")
+
+
+@release.command()
+@pass_settings
+def status(settings) -> None:
+    """Show which release is live and which one a rollback would bring back."""
+    from kiosk.releases.install import ReleaseStore
+
+    store = ReleaseStore(settings.data_dir)
+    store.recover()
+    click.echo(f"data folder: {Path(settings.data_dir)}")
+    click.echo(f"live release: {store.current_version or 'none'}")
+    click.echo(f"previous release: {store.previous_version or 'none'}")
+    click.echo(f"highest ever installed: {store.highest() or 'none'}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,172 @@
+"""Settings declared as data: each has a name, a default and help text.
+
+Values come, lowest priority first, from the defaults here, the TOML file named by
+``KIOSK_CONFIG`` (or ``/etc/first-mile-kiosk/kiosk.toml`` when it exists), ``KIOSK_<NAME>``
+environment variables, and finally command-line options.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kiosk.errors import SettingsError
+
+SYSTEM_CONFIG = Path("/etc/first-mile-kiosk/kiosk.toml")
+
+
+def _default_data_dir() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+    return os.path.join(base, "first-mile-kiosk")
+
+
+def _default_cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(base, "first-mile-kiosk", "speech")
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    kind: type = str
+
+    @property
+    def env(self) -> str:
+        return "KIOSK_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "data_dir",
+        _default_data_dir(),
+        "Folder for everything the device writes: releases, usage counts, state.",
+    ),
+    Setting(
+        "trusted_keys",
+        [],
+        "Public key files (KEY.pub) whose releases this kiosk accepts; several allow rotation. "
+        "In the environment, separate paths with ':'.",
+        list,
+    ),
+    Setting(
+        "speech_cache_dir",
+        _default_cache_dir(),
+        "Where release builds keep synthesized audio, so unchanged text is not spoken again.",
+    ),
+    Setting(
+        "speech_rate", 150, "Speaking speed in words per minute (espeak-ng default: 175).", int
+    ),
+    Setting("speech_pitch", 50, "Voice pitch, 0 to 99.", int),
+    Setting("speech_workers", 2, "How many espeak-ng and lame processes run at once.", int),
+    Setting(
+        "mp3_bitrate",
+        20,
+        "Average MP3 bitrate in kbit/s for speech: 20 gives about 160 KB a minute, still clear.",
+        int,
+    ),
+    Setting("release_expiry_days", 365, "Days a newly built release stays valid.", int),
+    Setting("host", "127.0.0.1", "Address the web server listens on."),
+    Setting("port", 8080, "Port the web server listens on.", int),
+)
+
+BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _coerce(setting: Setting, value: Any, source: str) -> Any:
+    try:
+        if setting.kind is int:
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        if setting.kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError
+        if setting.kind is list:
+            if isinstance(value, str):
+                return [p for p in value.split(os.pathsep) if p]
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                return list(value)
+            raise ValueError
+        if not isinstance(value, str | int | float):
+            raise ValueError
+        return str(value)
+    except ValueError:
+        raise SettingsError(
+            f"{source}: {setting.name} must be {setting.kind.__name__}, not {value!r}."
+        ) from None
+
+
+class Settings(Mapping[str, Any]):
+    """Resolved settings; read them as ``settings["data_dir"]`` or ``settings.data_dir``."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._values = values
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def replace(self, **changes: Any) -> Settings:
+        """Return a copy with some settings changed (command-line options use this)."""
+        values = dict(self._values)
+        for name, value in changes.items():
+            if value is None:
+                continue
+            if name not in BY_NAME:
+                raise SettingsError(f"Unknown setting {name!r}.")
+            values[name] = _coerce(BY_NAME[name], value, "option")
+        return Settings(values)
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Resolve every setting from defaults, the config file, the environment and overrides."""
+    env = os.environ if environ is None else environ
+    values = {s.name: s.default for s in SETTINGS}
+
+    path = config_file or env.get("KIOSK_CONFIG")
+    if path is None and SYSTEM_CONFIG.exists():
+        path = SYSTEM_CONFIG
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SettingsError(f"The settings file {path} does not exist.") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"The settings file {path} cannot be read: {exc}.") from None
+        for name, value in data.items():
+            if name not in BY_NAME:
+                raise SettingsError(f"{path}: unknown setting {name!r}.")
+            values[name] = _coerce(BY_NAME[name], value, str(path))
+
+    for setting in SETTINGS:
+        if setting.env in env:
+            values[setting.name] = _coerce(setting, env[setting.env], setting.env)
+
+    return Settings(values).replace(**overrides)

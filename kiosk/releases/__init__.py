@@ -1,0 +1,1 @@
+"""Releases: content source → signed, spoken release folder → verified install on a device."""

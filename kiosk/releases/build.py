@@ -1,0 +1,292 @@
+"""Build a release: validate → render HTML → speak → index → manifest → sign.
+
+The release is written to a temporary folder beside OUT and renamed into place only when
+complete, so a failed build leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiosk.errors import ContentInvalid, KioskError, Problem
+from kiosk.releases.manifest import load_private_key, write_manifest
+from kiosk.releases.markdown import SentenceCounter, render_blocks, render_inline
+from kiosk.releases.source import PLACEHOLDER, Content, Guide, load_content
+from kiosk.search import build_index
+from kiosk.speech import Segment, Speaker, Track
+
+CATALOG = "catalog.json"
+CATALOG_FORMAT = 1
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    version: int
+    guides: int
+    languages: int
+    audio_ms: int
+    tracks: int
+    files: int
+    bytes: int
+    seconds: float
+    warnings: list[Problem]
+
+
+@dataclass
+class _Job:
+    path: str  # release-relative MP3 path
+    voice: str | None
+    segments: list[Segment]
+    label: str
+    on_done: Callable[[Track], None]
+
+
+def _write_json(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+def _render_guide(guide: Guide, tag: str) -> tuple[dict, list[tuple[str, str]]]:
+    """Render one translation; return its catalog entry and its sentences (section, text)."""
+    parsed = guide.texts[tag]
+    counter = SentenceCounter()
+    counter.split(parsed.title, "intro")
+    counter.split(parsed.summary, "intro")
+    entry = {
+        "title": " ".join(parsed.title.content.split()),
+        "summary": " ".join(parsed.summary.content.split()),
+        "title_html": render_inline(parsed.title),
+        "summary_html": render_inline(parsed.summary),
+        "sections": [],
+    }
+    for section in parsed.sections:
+        first = len(counter.sentences)
+        counter.split(section.heading, section.id)
+        for tok in section.body:
+            if tok.type == "inline":
+                counter.split(tok, section.id)
+        entry["sections"].append(
+            {
+                "id": section.id,
+                "heading": " ".join(section.heading.content.split()),
+                "heading_html": render_inline(section.heading),
+                "html": render_blocks(section.body),
+                "sentences": [first, len(counter.sentences) - 1],
+            }
+        )
+    return entry, counter.sentences
+
+
+def _segments(sentences: list[tuple[str, str]], recordings: dict[str, Path]) -> list[Segment]:
+    segments: list[Segment] = []
+    current: str | None = None
+    for section, text in sentences:
+        if section != current:
+            segments.append(Segment((), recordings.get(section)))
+            current = section
+        segments[-1] = Segment((*segments[-1].sentences, text), segments[-1].recording)
+    return segments
+
+
+def _check_voices(content: Content, speaker: Speaker) -> None:
+    problems = [
+        Problem(
+            f"{content.root.name}/languages.toml",
+            0,
+            f'{lang.tag}: espeak-ng has no voice {lang.voice!r}; install it or set voice = ""',
+        )
+        for lang in content.languages
+        if lang.voice and not speaker.voice_exists(lang.voice)
+    ]
+    if problems:
+        raise ContentInvalid(problems)
+
+
+def build_release(
+    src: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    key_path: str | os.PathLike[str],
+    speaker: Speaker,
+    version: int | None = None,
+    expires_days: int = 365,
+    workers: int = 2,
+    now: dt.datetime | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> BuildResult:
+    """Build the content at ``src`` into a signed release folder ``out``."""
+    started = time.monotonic()
+    say = progress or (lambda _msg: None)
+    now = now or dt.datetime.now(dt.UTC)
+    out = Path(out)
+    key = load_private_key(key_path)
+    content = load_content(src, today=now.date())
+    _check_voices(content, speaker)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise KioskError(f"{out} already exists and is not empty; choose a new folder.")
+    if version is None:
+        version = int(now.strftime("%Y%m%d%H%M%S"))
+    if version <= 0:
+        raise KioskError("The release version must be a positive whole number.")
+
+    tmp = out.parent / f".{out.name}.building-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        result = _build_into(tmp, content, speaker, workers, say)
+        write_manifest(tmp, version, now, now + dt.timedelta(days=expires_days), key)
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    files = [p for p in out.rglob("*") if p.is_file()]
+    return BuildResult(
+        out=out,
+        version=version,
+        guides=len(content.guides),
+        languages=len(content.languages),
+        audio_ms=result["audio_ms"],
+        tracks=result["tracks"],
+        files=len(files),
+        bytes=sum(p.stat().st_size for p in files),
+        seconds=time.monotonic() - started,
+        warnings=content.warnings,
+    )
+
+
+def _build_into(root: Path, content: Content, speaker: Speaker, workers, say) -> dict:
+    voices = {lang.tag: (lang.voice or None) for lang in content.languages}
+    jobs: list[_Job] = []
+    passages: list[dict] = []
+    guides_out: list[dict] = []
+
+    for guide in sorted(content.guides, key=lambda g: (g.order, g.id)):
+        icon = f"icons/{guide.icon}.svg"
+        entry = {
+            "id": guide.id,
+            "icon": icon,
+            "order": guide.order,
+            "steps": guide.steps,
+            "dimensions": guide.dimensions,
+            "support": guide.support,
+            "text": {},
+        }
+        for lang in content.languages:
+            text, sentences = _render_guide(guide, lang.tag)
+            recordings = {sec: p for (tag, sec), p in guide.recordings.items() if tag == lang.tag}
+            segments = _segments(sentences, recordings)
+            text.update(audio=None, timings=None, duration_ms=0, recorded=sorted(recordings))
+            entry["text"][lang.tag] = text
+            for section in text["sections"]:
+                a, b = section["sentences"]
+                passages.append(
+                    {
+                        "guide": guide.id,
+                        "lang": lang.tag,
+                        "section": section["id"],
+                        "heading": section["heading"],
+                        "body": " ".join(t for _, t in sentences[a + 1 : b + 1]),
+                    }
+                )
+            if voices[lang.tag] or all(s.recording for s in segments):
+                mp3 = f"audio/guides/{guide.id}/{lang.tag}.mp3"
+                timings = f"audio/guides/{guide.id}/{lang.tag}.json"
+
+                def done(track: Track, text=text, sentences=sentences, mp3=mp3, timings=timings):
+                    _write_json(
+                        root / timings,
+                        {
+                            "duration_ms": track.duration_ms,
+                            "sentences": [
+                                {"i": i, "section": sec, "start": s, "end": e, "text": t}
+                                for i, ((sec, t), (s, e)) in enumerate(
+                                    zip(sentences, track.spans, strict=True)
+                                )
+                            ],
+                        },
+                    )
+                    text.update(audio=mp3, timings=timings, duration_ms=track.duration_ms)
+
+                jobs.append(_Job(mp3, voices[lang.tag], segments, f"{guide.id} · {lang.tag}", done))
+        guides_out.append(entry)
+
+    ui_audio: dict[str, dict[str, str]] = {lang.tag: {} for lang in content.languages}
+    prompts_ms = {"total": 0}
+    for lang in content.languages:
+        words = dict(content.ui[lang.tag])
+        words["language_name"] = lang.name
+        for word_key, text in sorted(words.items()):
+            recording = content.ui_recordings.get((lang.tag, word_key))
+            if PLACEHOLDER.search(text) or not (voices[lang.tag] or recording):
+                continue
+            mp3 = f"audio/ui/{lang.tag}/{word_key}.mp3"
+
+            def done(track: Track, tag=lang.tag, word_key=word_key, mp3=mp3):
+                ui_audio[tag][word_key] = mp3
+                prompts_ms["total"] += track.duration_ms
+
+            jobs.append(_Job(mp3, voices[lang.tag], [Segment((text,), recording)], "", done))
+
+    audio_ms = 0
+    guide_jobs = sum(1 for j in jobs if j.label)
+    finished = 0
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = {
+            pool.submit(speaker.render, job.segments, job.voice, root / job.path): job
+            for job in jobs
+        }
+        (root / "audio").mkdir(exist_ok=True)
+        for future in as_completed(futures):
+            job = futures[future]
+            track = future.result()
+            job.on_done(track)
+            if job.label:
+                finished += 1
+                audio_ms += track.duration_ms
+                say(
+                    f"[{finished}/{guide_jobs}] {job.label}: {track.duration_ms / 1000:.0f} s "
+                    f"of audio (total {audio_ms / 1000:.0f} s)"
+                )
+    audio_ms += prompts_ms["total"]
+    say(f"interface words: {sum(len(v) for v in ui_audio.values())} spoken prompts")
+
+    n = build_index(root / "search.db", passages)
+    say(f"search index: {n} passages")
+
+    (root / "icons").mkdir()
+    used = {g.icon for g in content.guides} | ({"help"} & set(content.icons))
+    for name in sorted(used):
+        shutil.copyfile(content.icons[name], root / "icons" / f"{name}.svg")
+
+    catalog = {
+        "format": CATALOG_FORMAT,
+        "reference": content.reference,
+        "languages": [
+            {
+                "tag": lang.tag,
+                "name": lang.name,
+                "dir": lang.dir,
+                "voice": lang.voice,
+                "speech": bool(lang.voice),
+            }
+            for lang in content.languages
+        ],
+        "ui": content.ui,
+        "ui_audio": ui_audio,
+        "guides": guides_out,
+        "contacts": content.contacts,
+        "help_icon": "icons/help.svg" if "help" in used else None,
+    }
+    _write_json(root / CATALOG, catalog)
+    return {"audio_ms": audio_ms, "tracks": len(jobs)}

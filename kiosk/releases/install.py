@@ -1,0 +1,201 @@
+"""Install releases on a device: verify first, then switch ``current`` in one atomic step.
+
+Layout under the data folder::
+
+    releases/<version>/      complete, verified releases (the live one and the one before)
+    current  -> releases/<version>     what the kiosk shows
+    previous -> releases/<version>     what ``kiosk release rollback`` goes back to
+    release-state.json       the highest version ever installed (outside the release folders)
+
+A ``kill -9`` at any moment leaves ``current`` pointing at a complete release: the new one is
+copied, checked and fsynced under a temporary name first, and the switch is a rename of a
+symlink. Whatever a killed install left behind is removed by ``recover()`` at the next start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import shutil
+from pathlib import Path
+
+from kiosk.errors import ReleaseNotFound, ReleaseRejected
+from kiosk.releases.manifest import (
+    MANIFEST,
+    SIGNATURE,
+    Manifest,
+    PublicKey,
+    check_expiry,
+    check_file,
+    check_listing,
+    read_manifest,
+    verify_release,
+)
+
+INCOMING = ".incoming-"
+KEEP = ("current", "previous")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+class ReleaseStore:
+    """The releases held in one device data folder."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+        self.root = Path(data_dir)
+        self.releases = self.root / "releases"
+        self.state_file = self.root / "release-state.json"
+
+    # ------------------------------------------------------------ reading
+
+    def _target(self, name: str) -> Path | None:
+        link = self.root / name
+        try:
+            target = os.readlink(link)
+        except (FileNotFoundError, OSError):
+            return None
+        return (self.root / target).resolve() if not os.path.isabs(target) else Path(target)
+
+    def _version_of(self, name: str) -> int | None:
+        target = self._target(name)
+        if target is None or not target.is_dir():
+            return None
+        try:
+            return int(target.name)
+        except ValueError:
+            return None
+
+    @property
+    def current_version(self) -> int | None:
+        return self._version_of("current")
+
+    @property
+    def previous_version(self) -> int | None:
+        return self._version_of("previous")
+
+    def active(self) -> Path:
+        """The folder of the live release."""
+        target = self._target("current")
+        if target is None or not (target / MANIFEST).is_file():
+            raise ReleaseNotFound(
+                "No release is installed yet. Install one from headquarters or a USB stick."
+            )
+        return target
+
+    def highest(self) -> int:
+        """The highest version ever installed here; nothing at or below it is accepted."""
+        recorded = 0
+        with contextlib.suppress(FileNotFoundError, ValueError, KeyError, TypeError):
+            recorded = int(json.loads(self.state_file.read_text())["highest"])
+        return max(recorded, self.current_version or 0, self.previous_version or 0)
+
+    # ------------------------------------------------------------ writing
+
+    def recover(self) -> list[str]:
+        """Remove what an interrupted install left: partial copies and temporary links."""
+        removed: list[str] = []
+        if not self.root.is_dir():
+            return removed
+        for entry in self.root.iterdir():
+            if entry.name.startswith((".current.", ".previous.")) and entry.is_symlink():
+                entry.unlink()
+                removed.append(entry.name)
+        if self.releases.is_dir():
+            keep = {self._target(name) for name in KEEP}
+            for entry in self.releases.iterdir():
+                if entry.resolve() in keep:
+                    continue
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(f"releases/{entry.name}")
+        return removed
+
+    def _point(self, name: str, version: int) -> None:
+        tmp = self.root / f".{name}.{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        os.symlink(f"releases/{version}", tmp)
+        os.replace(tmp, self.root / name)
+
+    def install(
+        self,
+        source: str | os.PathLike[str],
+        trusted: list[PublicKey],
+        now: dt.datetime | None = None,
+    ) -> Manifest:
+        """Verify the release at ``source``, copy it in, and make it live."""
+        source = Path(source)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.releases.mkdir(exist_ok=True)
+        self.recover()
+        manifest = read_manifest(source, trusted)
+        check_expiry(manifest, now)
+        highest = self.highest()
+        if manifest.version <= highest:
+            raise ReleaseRejected(
+                f"This release (version {manifest.version}) is not newer than the one already "
+                f"installed here (version {highest}), so it was not installed."
+            )
+        check_listing(source, manifest)
+
+        staging = self.releases / f"{INCOMING}{manifest.version}-{os.getpid()}"
+        staging.mkdir()
+        (staging / MANIFEST).write_bytes(manifest.raw)
+        (staging / SIGNATURE).write_bytes((source / SIGNATURE).read_bytes())
+        try:
+            for entry in manifest.files:
+                check_file(source, entry, copy_to=staging / entry["path"])
+            # The copy is checked against the signed manifest once more, as it now lies.
+            if read_manifest(staging, trusted).raw != manifest.raw:
+                raise ReleaseRejected("The release changed while it was being copied.")
+            for dirpath, _dirs, _files in os.walk(staging):
+                _fsync_dir(Path(dirpath))
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+        final = self.releases / str(manifest.version)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staging, final)
+        _fsync_dir(self.releases)
+
+        old = self.current_version
+        if old is not None:
+            self._point("previous", old)
+        self._point("current", manifest.version)
+        _fsync_dir(self.root)
+        _write_durably(
+            self.state_file, json.dumps({"highest": max(highest, manifest.version)}).encode()
+        )
+        self.recover()
+        return manifest
+
+    def rollback(self, trusted: list[PublicKey], now: dt.datetime | None = None) -> int:
+        """Make the previous release live again, after checking it is still intact."""
+        back = self.previous_version
+        if back is None:
+            raise ReleaseNotFound("There is no earlier release on this kiosk to go back to.")
+        verify_release(self.releases / str(back), trusted, now)
+        current = self.current_version
+        self._point("current", back)
+        if current is not None:
+            self._point("previous", current)
+        _fsync_dir(self.root)
+        return back

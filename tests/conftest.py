@@ -1,0 +1,94 @@
+"""Shared fixtures: keys, the small fixture content, and releases built once per run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kiosk.releases.build import build_release
+from kiosk.releases.manifest import PublicKey, generate_key, load_private_key, write_manifest
+from kiosk.speech import Speaker
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE_CONTENT = ROOT / "tests" / "fixtures" / "content"
+SAMPLE_CONTENT = ROOT / "content"
+KIOSK = [sys.executable, "-m", "kiosk.cli"]
+
+
+def run_kiosk(*args: str, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
+    """Run the real ``kiosk`` command line in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [*KIOSK, *args], capture_output=True, text=True, env=full_env, check=False, **kw
+    )
+
+
+@pytest.fixture(scope="session")
+def keypair(tmp_path_factory) -> tuple[Path, PublicKey]:
+    path = tmp_path_factory.mktemp("keys") / "signing-key"
+    return path, generate_key(path)
+
+
+@pytest.fixture(scope="session")
+def other_keypair(tmp_path_factory) -> tuple[Path, PublicKey]:
+    path = tmp_path_factory.mktemp("other-keys") / "signing-key"
+    return path, generate_key(path)
+
+
+@pytest.fixture(scope="session")
+def speech_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("speech-cache")
+
+
+@pytest.fixture(scope="session")
+def speaker(speech_cache) -> Speaker:
+    return Speaker(speech_cache)
+
+
+@pytest.fixture(scope="session")
+def fixture_release(tmp_path_factory, keypair, speaker) -> Path:
+    """The small fixture content built into a signed release, once per run."""
+    out = tmp_path_factory.mktemp("fixture-release") / "release"
+    build_release(FIXTURE_CONTENT, out, keypair[0], speaker, version=100)
+    return out
+
+
+@pytest.fixture(scope="session")
+def sample_release(tmp_path_factory, keypair) -> Path:
+    """The full sample content in every language, built once per run with a cold cache."""
+    out = tmp_path_factory.mktemp("sample-release") / "release"
+    cache = tmp_path_factory.mktemp("sample-speech-cache")
+    build_release(SAMPLE_CONTENT, out, keypair[0], Speaker(cache), version=1000)
+    return out
+
+
+def make_release(
+    root: Path,
+    key_path: Path,
+    version: int,
+    files: dict[str, bytes] | None = None,
+    expires: dt.datetime | None = None,
+) -> Path:
+    """A small signed release with the given files (no audio), for install tests."""
+    root.mkdir(parents=True, exist_ok=True)
+    files = files if files is not None else {"catalog.json": b"{}\n", "audio/a.mp3": b"x" * 100}
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    now = dt.datetime.now(dt.UTC)
+    write_manifest(
+        root, version, now, expires or now + dt.timedelta(days=30), load_private_key(key_path)
+    )
+    return root
+
+
+def copy_content(dst: Path) -> Path:
+    """A writable copy of the fixture content, for tests that break it on purpose."""
+    shutil.copytree(FIXTURE_CONTENT, dst)
+    return dst

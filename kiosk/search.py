@@ -1,6 +1,7 @@
 """The release's full-text index: one writer (the build) and one reader (the device).
 
-SQLite FTS5 with the unicode61 tokenizer folds case and removes Latin accents itself
+Built with sqlite-utils: a ``passages`` table and its FTS5 index ``passages_fts``, whose
+unicode61 tokenizer folds case and removes Latin accents itself
 (``remove_diacritics 2``); Arabic vowel marks are stripped on both sides by us. Stored text
 keeps its case and accents, so snippets read naturally.
 """
@@ -11,13 +12,11 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
+import sqlite_utils
+
 from kiosk.text import strip_arabic_marks
 
-SCHEMA = (
-    "CREATE VIRTUAL TABLE passages USING fts5("
-    "guide UNINDEXED, lang UNINDEXED, section UNINDEXED, heading, body, "
-    "tokenize = 'unicode61 remove_diacritics 2')"
-)
+TOKENIZER = "unicode61 remove_diacritics 2"
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 8
 
@@ -25,24 +24,24 @@ MAX_TERMS = 8
 def build_index(path: Path, passages: Iterable[dict]) -> int:
     """Write a fresh index at ``path`` from passages (guide, lang, section, heading, body)."""
     path.unlink(missing_ok=True)
-    db = sqlite3.connect(path)
+    db = sqlite_utils.Database(path)
     try:
-        db.execute("PRAGMA journal_mode = DELETE")
-        db.execute(SCHEMA)
         rows = [
-            (
-                p["guide"],
-                p["lang"],
-                p["section"],
-                strip_arabic_marks(p["heading"]),
-                strip_arabic_marks(p["body"]),
-            )
-            for p in passages
+            {
+                "id": n,
+                "guide": p["guide"],
+                "lang": p["lang"],
+                "section": p["section"],
+                "heading": strip_arabic_marks(p["heading"]),
+                "body": strip_arabic_marks(p["body"]),
+            }
+            for n, p in enumerate(passages, start=1)
         ]
-        db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?)", rows)
-        db.execute("INSERT INTO passages(passages) VALUES ('optimize')")
-        db.commit()
-        db.execute("VACUUM")
+        db["passages"].insert_all(rows, pk="id")
+        db["passages"].create_index(["lang"])
+        db["passages"].enable_fts(["heading", "body"], tokenize=TOKENIZER)
+        db["passages"].optimize()
+        db.vacuum()
     finally:
         db.close()
     return len(rows)
@@ -68,9 +67,10 @@ def search(path: Path, query: str, lang: str, limit: int = 20) -> list[dict]:
     try:
         for joiner in (" ", " OR "):
             rows = db.execute(
-                "SELECT guide, section, heading, "
-                "snippet(passages, 4, char(2), char(3), '…', 16) "
-                "FROM passages WHERE passages MATCH ? AND lang = ? ORDER BY rank LIMIT ?",
+                "SELECT p.guide, p.section, p.heading, "
+                "snippet(passages_fts, 1, char(2), char(3), '…', 16) "
+                "FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid "
+                "WHERE passages_fts MATCH ? AND p.lang = ? ORDER BY passages_fts.rank LIMIT ?",
                 (joiner.join(terms), lang, limit),
             ).fetchall()
             if rows or len(terms) == 1:

@@ -11,7 +11,7 @@ from kiosk.releases.manifest import MANIFEST, SIGNATURE, verify_release
 from kiosk.search import search
 from kiosk.speech import Speaker
 from tests.conftest import FIXTURE_CONTENT, run_kiosk
-from tests.test_speech import assert_sentences_have_their_own_sound
+from tests.test_speech import assert_sentences_have_their_own_sound, decode
 
 
 def catalog(release):
@@ -102,10 +102,10 @@ def test_hostile_search_queries_are_harmless(fixture_release):
         assert isinstance(search(db, query, "en"), list)
 
 
-def test_search_index_is_read_only_fts5(fixture_release):
+def test_search_index_is_fts5_folding_accents(fixture_release):
     db = sqlite3.connect(fixture_release / "search.db")
-    sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'passages'").fetchone()[0]
-    assert "fts5" in sql and "remove_diacritics 2" in sql
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'passages_fts'").fetchone()[0]
+    assert "FTS5" in sql and "remove_diacritics 2" in sql
 
 
 def test_build_is_deterministic_apart_from_created_and_signature(tmp_path, keypair, speaker):
@@ -158,3 +158,43 @@ def test_sample_release_speaks_every_sentence_of_real_nepali_and_arabic_guides(
                 [(s["start"], s["end"]) for s in timings["sentences"]],
                 tmp_path,
             )
+
+
+def test_human_recordings_replace_synthetic_speech(tmp_path, keypair, speaker):
+    import array
+    import math
+
+    from kiosk.speech import SAMPLE_RATE, pcm_to_wav
+    from tests.conftest import copy_content
+
+    root = copy_content(tmp_path / "c")
+    tone = array.array("h", (int(9000 * math.sin(i / 6)) for i in range(SAMPLE_RATE * 4)))
+    (root / "guides/passport/audio/en").mkdir(parents=True)
+    pcm_to_wav(tone.tobytes(), root / "guides/passport/audio/en/copies.wav")
+    (root / "ui/audio/ne").mkdir(parents=True)
+    pcm_to_wav(tone[:SAMPLE_RATE].tobytes(), root / "ui/audio/ne/listen.wav")
+    out = tmp_path / "rel"
+    build_release(root, out, keypair[0], speaker, version=5)
+
+    text = catalog(out)["guides"][0]["text"]["en"]
+    assert text["recorded"] == ["copies"]
+    timings = json.loads((out / text["timings"]).read_text())["sentences"]
+    copies = [s for s in timings if s["section"] == "copies"]
+    assert copies[-1]["end"] - copies[0]["start"] == 4000  # exactly the recording's length
+    assert catalog(out)["guides"][0]["text"]["ne"]["recorded"] == []
+    rate, samples = decode(out / catalog(out)["ui_audio"]["ne"]["listen"], tmp_path)
+    assert abs(len(samples) / rate - 1.0) < 0.1  # the one-second recording, not espeak's word
+
+
+def test_recording_for_an_unknown_section_is_an_error(tmp_path):
+    import pytest
+
+    from kiosk.errors import ContentInvalid
+    from kiosk.releases.source import load_content
+    from tests.conftest import copy_content
+
+    root = copy_content(tmp_path / "c")
+    (root / "guides/passport/audio/ne").mkdir(parents=True)
+    (root / "guides/passport/audio/ne/nowhere.wav").write_bytes(b"RIFF")
+    with pytest.raises(ContentInvalid, match="no section id called 'nowhere'"):
+        load_content(root)

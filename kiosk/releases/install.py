@@ -157,7 +157,7 @@ class ReleaseStore:
         staging = self.releases / f"{INCOMING}{manifest.version}-{os.getpid()}"
         staging.mkdir()
         (staging / MANIFEST).write_bytes(manifest.raw)
-        (staging / SIGNATURE).write_bytes((source / SIGNATURE).read_bytes())
+        (staging / SIGNATURE).write_bytes(manifest.signature_line)
         try:
             for entry in manifest.files:
                 check_file(source, entry, copy_to=staging / entry["path"])

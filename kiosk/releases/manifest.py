@@ -156,7 +156,7 @@ class Manifest:
     files: tuple[dict, ...]
     key_id: str
     raw: bytes
-    signature: bytes
+    signature_line: bytes
 
 
 def _read_small(path: Path, limit: int, what: str) -> bytes:
@@ -260,7 +260,7 @@ def read_manifest(root: str | os.PathLike[str], trusted: list[PublicKey]) -> Man
         tuple(files),
         key_id,
         raw,
-        signature,
+        sig_line,
     )
 
 
@@ -278,7 +278,8 @@ def hash_file(path: Path, size: int, rel: str, copy_to: Path | None = None) -> s
     on the stick while it is read cannot slip past the check.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        # O_NONBLOCK: opening a FIFO must not hang the kiosk; it is refused just below.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
         raise ReleaseRejected(f"The release is incomplete: {rel} is missing.") from None
     except OSError:

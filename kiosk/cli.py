@@ -60,6 +60,34 @@ def settings_cmd(settings: Settings) -> None:
         click.echo(f"    {setting.help} (environment: {setting.env})")
 
 
+@main.command()
+@click.option("--host", help="Address to listen on (setting host).")
+@click.option("--port", type=int, help="Port to listen on (setting port).")
+@pass_settings
+def serve(settings: Settings, host: str | None, port: int | None) -> None:
+    """Serve the live release to phones and the touchscreen (waitress)."""
+    import waitress
+
+    from kiosk.releases.install import ReleaseStore
+    from kiosk.web import create_app
+
+    settings = settings.replace(host=host, port=port)
+    ReleaseStore(settings.data_dir).recover()
+    app = create_app(settings)
+    click.echo(f"Serving the guides on http://{settings.host}:{settings.port}/", err=True)
+    waitress.serve(
+        app,
+        host=settings.host,
+        port=settings.port,
+        threads=settings.threads,
+        ident="kiosk",
+        max_request_header_size=16 * 1024,
+        max_request_body_size=64 * 1024,
+        channel_timeout=30,
+        clear_untrusted_proxy_headers=True,
+    )
+
+
 @main.group(cls=KioskGroup)
 def release() -> None:
     """Build, check and install signed content releases."""

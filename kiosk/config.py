@@ -73,6 +73,29 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("release_expiry_days", 365, "Days a newly built release stays valid.", int),
     Setting("host", "127.0.0.1", "Address the web server listens on."),
     Setting("port", 8080, "Port the web server listens on.", int),
+    Setting("threads", 4, "Worker threads of the web server (waitress).", int),
+    Setting(
+        "wifi_ssid", "Safe Migration Info", "Name of the kiosk's open Wi-Fi, shown as a QR code."
+    ),
+    Setting(
+        "portal_url",
+        "http://10.42.0.1/",
+        "Address phones on the hotspot use to reach the kiosk (QR codes, captive portal).",
+    ),
+    Setting(
+        "idle_seconds",
+        90,
+        "Touchscreen: seconds without a touch before audio stops and the next visitor starts "
+        "fresh at the language choice.",
+        int,
+    ),
+    Setting(
+        "online_minutes",
+        30,
+        "Captive portal: minutes a phone that pressed Continue is told it is online, so it "
+        "keeps the Wi-Fi (kept in memory only).",
+        int,
+    ),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}

@@ -1,0 +1,43 @@
+"""Screenshots of what visitors see, at phone size and on the 800x480 touchscreen.
+
+Run: .venv/bin/python benchmarks/screenshots.py BASE_URL OUT_DIR
+(BASE_URL is a running `kiosk serve`, for example http://127.0.0.1:8080)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+SHOTS = [
+    ("phone", {"width": 360, "height": 740}, "phone-languages", "/"),
+    ("phone", {"width": 360, "height": 740}, "phone-home-ne", "/ne/"),
+    ("phone", {"width": 360, "height": 740}, "phone-guide-ar", "/ar/guide/documents"),
+    ("phone", {"width": 360, "height": 740}, "phone-help-es", "/es/help?country=MX"),
+    ("phone", {"width": 360, "height": 740}, "phone-portal", "/portal"),
+    ("screen", {"width": 800, "height": 480}, "screen-languages", "/screen/"),
+    ("screen", {"width": 800, "height": 480}, "screen-home-ro", "/screen/ro/"),
+    ("screen", {"width": 800, "height": 480}, "screen-guide-ne", "/screen/ne/guide/recruiters"),
+]
+
+
+def main(base: str, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for _channel, viewport, name, path in SHOTS:
+            page = browser.new_page(viewport=viewport, device_scale_factor=1)
+            page.goto(base.rstrip("/") + path)
+            page.screenshot(path=str(out / f"{name}.png"))
+            page.close()
+        browser.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], Path(sys.argv[2]))

@@ -1,0 +1,125 @@
+"""A read-only view of the live release: languages, words, guides, contacts, files.
+
+The release is verified (signature, expiry, every file) before it is first shown, and again
+whenever ``current`` starts pointing somewhere else; until then nothing of it is served.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from kiosk.errors import KioskError, ReleaseNotFound
+from kiosk.releases.install import ReleaseStore
+from kiosk.releases.manifest import MANIFEST, PublicKey, load_public_key, verify_release
+
+STALE_AFTER_DAYS = 365
+
+
+@dataclass(frozen=True)
+class Guide:
+    id: str
+    icon: str
+    order: int
+    steps: list[str]
+    dimensions: list[str]
+    support: list[str]
+    text: dict[str, dict]
+
+
+class Release:
+    """One verified release folder, loaded into memory once."""
+
+    def __init__(self, root: Path, version: int) -> None:
+        self.root = root
+        self.version = version
+        self.catalog = json.loads((root / "catalog.json").read_text(encoding="utf-8"))
+        self.files = {
+            entry["path"]
+            for entry in json.loads((root / MANIFEST).read_text(encoding="utf-8"))["files"]
+        }
+        self.languages = {lang["tag"]: lang for lang in self.catalog["languages"]}
+        self.reference = self.catalog["reference"]
+        self.guides = [Guide(**g) for g in self.catalog["guides"]]
+        self.guide_by_id = {g.id: g for g in self.guides}
+        self._timings: dict[str, list] = {}
+        self._lock = threading.Lock()
+
+    def words(self, lang: str) -> dict[str, str]:
+        """Interface words in ``lang``, falling back to the reference language's."""
+        return {**self.catalog["ui"][self.reference], **self.catalog["ui"].get(lang, {})}
+
+    def ui_audio(self, lang: str) -> dict[str, str]:
+        return self.catalog["ui_audio"].get(lang, {})
+
+    @cached_property
+    def contacts(self) -> list[dict]:
+        return self.catalog["contacts"]
+
+    def timings(self, path: str | None) -> list[list[int]]:
+        """Sentence [start, end] pairs in ms for a guide track (cached)."""
+        if not path:
+            return []
+        with self._lock:
+            if path not in self._timings:
+                data = json.loads((self.root / path).read_text(encoding="utf-8"))
+                self._timings[path] = [[s["start"], s["end"]] for s in data["sentences"]]
+            return self._timings[path]
+
+    def path_of(self, rel: str) -> Path | None:
+        """The file for a release-relative path, only if the signed manifest lists it."""
+        return self.root / rel if rel in self.files else None
+
+
+def is_stale(verified: str | None, today: dt.date | None = None) -> bool:
+    if not verified:
+        return True
+    today = today or dt.date.today()
+    return (today - dt.date.fromisoformat(verified)).days > STALE_AFTER_DAYS
+
+
+class Library:
+    """Follows the device's ``current`` release, verifying each one before it is shown."""
+
+    def __init__(self, data_dir: str | os.PathLike[str], trusted: list[PublicKey]) -> None:
+        self.store = ReleaseStore(data_dir)
+        self.trusted = trusted
+        self._release: Release | None = None
+        self._target: str | None = None
+        self._lock = threading.Lock()
+        self.problem: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings) -> Library:
+        return cls(settings.data_dir, [load_public_key(p) for p in settings.trusted_keys])
+
+    def release(self) -> Release:
+        """The live release; raises ReleaseNotFound while there is none that verifies."""
+        try:
+            target = os.readlink(self.store.root / "current")
+        except OSError:
+            target = None
+        if target == self._target and self._release is not None:
+            return self._release
+        with self._lock:
+            if target != self._target or self._release is None:
+                self._load(target)
+        if self._release is None:
+            raise ReleaseNotFound(self.problem or "No release is installed yet.")
+        return self._release
+
+    def _load(self, target: str | None) -> None:
+        self._target = target
+        self._release = None
+        try:
+            root = self.store.active()
+            manifest = verify_release(root, self.trusted)
+            self._release = Release(root, manifest.version)
+            self.problem = None
+        except KioskError as exc:
+            self.problem = exc.message

@@ -1,0 +1,32 @@
+"""The web app: one Flask app, two channels (phones and the touchscreen), a captive portal."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from kiosk.config import Settings, load_settings
+from kiosk.library import Library
+
+
+def create_app(settings: Settings | None = None, library: Library | None = None) -> Flask:
+    """Build the app for ``settings`` (tests pass their own; nothing global is read then)."""
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=64 * 1024,
+        JSON_AS_ASCII=False,
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+    app.extensions["kiosk.settings"] = settings
+    app.extensions["kiosk.library"] = library or Library.from_settings(settings)
+    # Werkzeug's request log would write client addresses; nothing here may.
+    logging.getLogger("werkzeug").disabled = True
+
+    from kiosk.web import captive, http, pages
+
+    http.install(app)
+    captive.install(app)
+    pages.install(app)
+    return app

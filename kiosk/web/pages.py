@@ -1,0 +1,309 @@
+"""The guide site, for phones (``/``) and for the touchscreen (``/screen/``).
+
+Both channels share every page; the screen adds bigger targets, QR codes and an idle reset.
+The visitor's language lives in the URL, so no cookie is ever set.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import quote
+
+import segno
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from markupsafe import Markup, escape
+
+from kiosk import __version__
+from kiosk.errors import ReleaseNotFound
+from kiosk.library import Library, Release, is_stale
+from kiosk.search import search as search_index
+from kiosk.vocabulary import STEPS
+
+STATIC = Path(__file__).parent / "static"
+LOOPBACK = {"127.0.0.1", "::1"}
+SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+LOCAL_LINK = re.compile(r'<a href="(?!https?:|tel:|mailto:)[^"]*"[^>]*>(.*?)</a>', re.S)
+SAFE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$")
+
+site = Blueprint("site", __name__)
+
+
+def library() -> Library:
+    return current_app.extensions["kiosk.library"]
+
+
+def settings():
+    return current_app.extensions["kiosk.settings"]
+
+
+@lru_cache(maxsize=1)
+def static_version() -> str:
+    """A fingerprint of the CSS and JS, so their URLs change whenever their bytes do."""
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted(STATIC.iterdir()):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+@lru_cache(maxsize=256)
+def qr_svg(data: str) -> Markup:
+    svg = segno.make(data, error="m").svg_inline(scale=4, dark="#1d3557", border=2)
+    return Markup(svg)  # noqa: S704 - segno draws paths only; the data is not in the markup
+
+
+# ---------------------------------------------------------------- request context
+
+
+@site.url_value_preprocessor
+def _pick_channel(endpoint, values):
+    g.channel = "screen" if request.blueprint == "screen" else "phone"
+    if g.channel == "screen" and request.remote_addr not in LOOPBACK:
+        # Only the kiosk's own window is the touchscreen; phones get the phone pages.
+        abort(redirect(request.full_path.replace("/screen", "", 1).rstrip("?") or "/"))
+
+
+def _release() -> Release:
+    try:
+        return library().release()
+    except ReleaseNotFound:
+        abort(503)
+
+
+def _language(lang: str) -> dict:
+    release = _release()
+    if not SAFE_TAG.match(lang) or lang not in release.languages:
+        abort(404)
+    return release.languages[lang]
+
+
+def _context(release: Release, lang: str | None, **extra) -> dict:
+    language = release.languages.get(lang or "", release.languages[release.reference])
+    words = release.words(language["tag"])
+    return {
+        "release": release,
+        "lang": language,
+        "words": words,
+        "say": release.ui_audio(language["tag"]),
+        "channel": g.channel,
+        "prefix": "screen." if g.channel == "screen" else "phone.",
+        "static_version": static_version(),
+        "idle_seconds": settings().idle_seconds,
+        "media": lambda rel: url_for("media", version=release.version, rel=rel),
+        **extra,
+    }
+
+
+# ---------------------------------------------------------------- pages
+
+
+@site.get("/")
+def languages():
+    release = _release()
+    return render_template("languages.html", **_context(release, None))
+
+
+@site.get("/<lang>/")
+def home(lang: str):
+    _language(lang)
+    release = _release()
+    groups = []
+    placed: set[str] = set()
+    for step in STEPS:
+        guides = [g_ for g_ in release.guides if g_.steps and g_.steps[0] == step]
+        guides = [g_ for g_ in guides if g_.id not in placed]
+        placed.update(g_.id for g_ in guides)
+        if guides:
+            groups.append((step, guides))
+    return render_template("home.html", **_context(release, lang, groups=groups))
+
+
+@site.get("/<lang>/guide/<gid>")
+def guide(lang: str, gid: str):
+    _language(lang)
+    release = _release()
+    if not SAFE_ID.match(gid) or gid not in release.guide_by_id:
+        abort(404)
+    order = release.guides
+    index = next(i for i, g_ in enumerate(order) if g_.id == gid)
+    item = order[index]
+    text = item.text[lang]
+    return render_template(
+        "guide.html",
+        **_context(
+            release,
+            lang,
+            guide=item,
+            text=text,
+            timings=release.timings(text["audio"] and text["timings"]),
+            previous=order[index - 1] if index > 0 else None,
+            next=order[index + 1] if index + 1 < len(order) else None,
+            guide_qr=qr_svg(f"{settings().portal_url.rstrip('/')}/{lang}/guide/{gid}"),
+            wifi_qr=qr_svg(f"WIFI:S:{_wifi_escape(settings().wifi_ssid)};T:nopass;;"),
+        ),
+    )
+
+
+def _wifi_escape(ssid: str) -> str:
+    return re.sub(r'([\\;,:"])', r"\\\1", ssid)
+
+
+@site.get("/<lang>/search")
+def search(lang: str):
+    _language(lang)
+    release = _release()
+    query = request.args.get("q", "")[:200].strip()
+    hits = []
+    if query:
+        for hit in search_index(release.root / "search.db", query, lang):
+            guide_ = release.guide_by_id.get(hit["guide"])
+            if guide_ is None:
+                continue
+            snippet = str(escape(hit["snippet"]))
+            snippet = snippet.replace("\x02", "<mark>").replace("\x03", "</mark>")
+            snippet = Markup(snippet)  # noqa: S704 - escaped above, then only <mark> added
+            hits.append({**hit, "title": guide_.text[lang]["title"], "snippet": snippet})
+    return render_template("search.html", **_context(release, lang, query=query, hits=hits))
+
+
+@site.get("/<lang>/help")
+def help_page(lang: str):
+    _language(lang)
+    release = _release()
+    country = request.args.get("country", "")
+    speaks = request.args.get("language", "")
+    countries = sorted({c for contact in release.contacts for c in contact["countries"]})
+    contacts = [
+        {**c, "stale": is_stale(c["verified"])}
+        for c in release.contacts
+        if (not country or country in c["countries"]) and (not speaks or speaks in c["languages"])
+    ]
+    contacts.sort(key=lambda c: (c["example"], "emergency" not in c["topics"], c["organisation"]))
+    return render_template(
+        "help.html",
+        **_context(
+            release,
+            lang,
+            contacts=contacts,
+            countries=countries,
+            country=country if country in countries else "",
+            speaks=speaks if speaks in release.languages else "",
+        ),
+    )
+
+
+@site.get("/<lang>/guide/<gid>/save.html")
+def save_text(lang: str, gid: str):
+    _language(lang)
+    release = _release()
+    if not SAFE_ID.match(gid) or gid not in release.guide_by_id:
+        abort(404)
+    item = release.guide_by_id[gid]
+    text = item.text[lang]
+    # Links to other pages of the kiosk would be dead on the journey: keep their words only.
+    text = {
+        **text,
+        "sections": [
+            {**s, "html": Markup(LOCAL_LINK.sub(r"\1", s["html"]))}  # noqa: S704 - signed HTML
+            for s in text["sections"]
+        ],
+    }
+    body = render_template(
+        "save.html",
+        **_context(release, lang, guide=item, text=text, today=dt.date.today()),
+    )
+    response = Response(body, mimetype="text/html")
+    response.headers["Content-Disposition"] = _attachment(f"{gid}-{lang}.html")
+    return response
+
+
+@site.get("/<lang>/guide/<gid>/save.mp3")
+def save_audio(lang: str, gid: str):
+    _language(lang)
+    release = _release()
+    if not SAFE_ID.match(gid) or gid not in release.guide_by_id:
+        abort(404)
+    rel = release.guide_by_id[gid].text[lang]["audio"]
+    path = release.path_of(rel) if rel else None
+    if path is None:
+        abort(404)
+    name = f"{gid}-{lang}.mp3"
+    return send_file(
+        path, mimetype="audio/mpeg", as_attachment=True, download_name=name, conditional=True
+    )
+
+
+def _attachment(name: str) -> str:
+    return f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"
+
+
+# ---------------------------------------------------------------- files
+
+
+def media(version: int, rel: str):
+    """A file of the live release, only if its signed manifest lists it."""
+    release = _release()
+    if version != release.version:
+        abort(404)
+    path = release.path_of(rel)
+    if path is None or rel in ("catalog.json", "search.db") or rel.endswith(".json"):
+        abort(404)
+    response = send_file(path, conditional=True, max_age=31536000)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
+
+
+def static_file(version: str, name: str):
+    if version != static_version() or name not in {p.name for p in STATIC.iterdir()}:
+        abort(404)
+    response = send_file(STATIC / name, conditional=True, max_age=31536000)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
+
+
+# ---------------------------------------------------------------- errors
+
+
+def _error_page(status: int):
+    try:
+        release = library().release()
+    except ReleaseNotFound:
+        return Response(
+            "<!doctype html><html lang=en><meta charset=utf-8><title>Not available</title>"
+            "<h1>The guides are not available right now.</h1>"
+            "<p>Please ask the librarian.</p></html>",
+            status=503,
+            mimetype="text/html",
+        )
+    parts = request.path.strip("/").split("/")
+    if parts and parts[0] == "screen":
+        parts = parts[1:]
+    lang = parts[0] if parts and parts[0] in release.languages else None
+    if not hasattr(g, "channel"):
+        g.channel = "screen" if request.path.startswith("/screen") else "phone"
+    return render_template("error.html", **_context(release, lang, status=status)), status
+
+
+def install(app: Flask) -> None:
+    app.register_blueprint(site, name="phone")
+    app.register_blueprint(site, name="screen", url_prefix="/screen")
+    app.add_url_rule("/media/<int:version>/<path:rel>", "media", media)
+    app.add_url_rule("/static/<version>/<name>", "static_file", static_file)
+    app.static_folder = None
+    for status in (400, 404, 405, 413, 414, 431, 503):
+        app.register_error_handler(status, lambda exc, status=status: _error_page(status))

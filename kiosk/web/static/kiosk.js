@@ -1,0 +1,103 @@
+// Adds to pages that already work without JavaScript: Listen buttons that highlight the
+// sentence being read, a spoken language choice, and on the touchscreen an idle reset that
+// leaves nothing of the last visitor behind.
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+  var body = document.body;
+  var screen = body.dataset.channel === "screen";
+  var audio = new Audio();
+  audio.preload = "none";
+  var active = null, stopAt = 0, lastSentence = -1, frame = 0;
+  var timingsEl = document.getElementById("timings");
+  var timings = timingsEl ? JSON.parse(timingsEl.textContent) : [];
+
+  function sentenceAt(ms) {
+    for (var i = 0; i < timings.length; i++) {
+      if (ms < timings[i][1]) return ms >= timings[i][0] - 200 ? i : i - 1;
+    }
+    return -1;
+  }
+  function highlight(n) {
+    if (n === lastSentence) return;
+    document.querySelectorAll("[data-s].reading").forEach(function (el) { el.classList.remove("reading"); });
+    lastSentence = n;
+    if (n < 0) return;
+    var parts = document.querySelectorAll('[data-s="' + n + '"]');
+    parts.forEach(function (el) { el.classList.add("reading"); });
+    if (parts.length) parts[0].scrollIntoView({ block: "center", behavior: "smooth" });
+  }
+  function tick() {
+    var ms = audio.currentTime * 1000;
+    if (ms >= stopAt) { stop(); return; }
+    if (timings.length && active && active.closest(".guide")) highlight(sentenceAt(ms));
+    frame = requestAnimationFrame(tick);
+  }
+  function stop() {
+    audio.pause();
+    cancelAnimationFrame(frame);
+    highlight(-1);
+    if (active) {
+      active.classList.remove("playing");
+      active.setAttribute("aria-pressed", "false");
+    }
+    active = null;
+  }
+  function play(button) {
+    var src = new URL(button.dataset.src, location.href).href;
+    stop();
+    active = button;
+    stopAt = Number(button.dataset.end);
+    button.classList.add("playing");
+    button.setAttribute("aria-pressed", "true");
+    if (audio.src !== src) audio.src = src;
+    var start = function () {
+      audio.currentTime = Number(button.dataset.start) / 1000;
+      audio.play().then(function () { frame = requestAnimationFrame(tick); }).catch(stop);
+    };
+    if (audio.readyState >= 1) start(); else audio.addEventListener("loadedmetadata", start, { once: true });
+    audio.load && audio.readyState < 1 && audio.load();
+  }
+  audio.addEventListener("ended", stop);
+  document.querySelectorAll("button.listen").forEach(function (b) {
+    b.hidden = false;
+    b.setAttribute("aria-pressed", "false");
+    b.addEventListener("click", function () { active === b ? stop() : play(b); });
+  });
+  // Tapping a language says its name in that language, then opens it.
+  document.querySelectorAll("a[data-say]").forEach(function (a) {
+    a.addEventListener("click", function (event) {
+      event.preventDefault();
+      var go = function () { navigate(a.href); };
+      var voice = new Audio(a.dataset.say);
+      voice.addEventListener("ended", go);
+      voice.play().catch(go);
+      setTimeout(go, 2500);
+    });
+  });
+  function navigate(href) {
+    // The touchscreen never builds a history: nothing of one visitor is left for the next.
+    if (screen) location.replace(href); else location.href = href;
+  }
+  window.kiosk = { stop: stop, play: play, highlight: highlight, navigate: navigate };
+  if (!screen) return;
+
+  document.querySelectorAll("a[href]").forEach(function (a) {
+    if (a.dataset.say || a.getAttribute("href").charAt(0) === "#") return;
+    a.addEventListener("click", function (event) { event.preventDefault(); navigate(a.href); });
+  });
+  document.addEventListener("contextmenu", function (event) { event.preventDefault(); });
+  var idleMs = Number(body.dataset.idle || 90) * 1000, timer = 0;
+  function reset() {
+    stop();
+    location.replace(body.dataset.home);
+  }
+  function touched() {
+    clearTimeout(timer);
+    timer = setTimeout(reset, idleMs);
+  }
+  ["pointerdown", "keydown", "touchstart", "wheel"].forEach(function (name) {
+    document.addEventListener(name, touched, { passive: true });
+  });
+  touched();
+})();

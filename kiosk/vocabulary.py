@@ -14,3 +14,16 @@ CONTACT_TOPICS = (
     "legal",
     "return",
 )
+
+# Interface words the kiosk's pages and voice use; the reference language must define them all
+# (a test checks the templates use no other). Other keys in ui/<tag>.toml are allowed.
+REQUIRED_UI_KEYS = (
+    "kiosk_name", "choose_language", "home", "listen", "stop", "listen_all", "listen_title",
+    "next_guide", "previous_guide", "sections", "help", "help_intro", "search",
+    "search_placeholder", "search_results", "search_none", "take_with_you", "save_text",
+    "save_audio", "take_with_you_hint", "call", "hours", "languages_spoken", "last_verified",
+    "not_verified_recently", "example_contact", "all_countries", "country_filter",
+    "language_filter", "show", "not_found", "not_found_hint", "open_on_phone", "join_wifi",
+    "continue_to_guides", "portal_intro", "text_only",
+    *(f"step.{step}" for step in STEPS),
+)  # fmt: skip

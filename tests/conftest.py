@@ -92,3 +92,31 @@ def copy_content(dst: Path) -> Path:
     """A writable copy of the fixture content, for tests that break it on purpose."""
     shutil.copytree(FIXTURE_CONTENT, dst)
     return dst
+
+
+@pytest.fixture(scope="session")
+def device_dir(tmp_path_factory, fixture_release, keypair) -> Path:
+    """A device data folder with the fixture release installed (shared: do not modify)."""
+    from kiosk.releases.install import ReleaseStore
+
+    data = tmp_path_factory.mktemp("device")
+    ReleaseStore(data).install(fixture_release, [keypair[1]])
+    return data
+
+
+def device_settings(data_dir: Path, key_pub: Path, **extra):
+    from kiosk.config import load_settings
+
+    return load_settings(environ={}, data_dir=str(data_dir), trusted_keys=[str(key_pub)], **extra)
+
+
+@pytest.fixture
+def app(device_dir, keypair):
+    from kiosk.web import create_app
+
+    return create_app(device_settings(device_dir, Path(f"{keypair[0]}.pub")))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

@@ -108,7 +108,14 @@ def test_placeholders_must_survive_translation(tmp_path):
     root = copy_content(tmp_path / "c")
     ui = root / "ui" / "ar.toml"
     ui.write_text(ui.read_text().replace("{query}", "{كلمة}"))
-    assert any("ar.toml:3: search_results must contain {query}" in p for p in problems_of(root))
+    line = (
+        ui.read_text()
+        .splitlines()
+        .index(next(x for x in ui.read_text().splitlines() if x.startswith("search_results")))
+    )
+    assert any(
+        f"ar.toml:{line + 1}: search_results must contain {{query}}" in p for p in problems_of(root)
+    )
 
 
 def test_unsafe_icon_is_refused(tmp_path):
@@ -146,3 +153,22 @@ def test_build_with_errors_exits_1_and_writes_nothing(tmp_path, keypair):
     assert "nothing was written" in result.stderr
     assert not out.exists()
     assert not list(tmp_path.glob(".out*"))
+
+
+def test_reference_language_must_have_every_word_the_pages_use(tmp_path):
+    root = copy_content(tmp_path / "c")
+    en = root / "ui" / "en.toml"
+    en.write_text(en.read_text().replace('stop = "Stop"\n', ""))
+    assert "c/ui/en.toml: stop is missing; pages need it" in problems_of(root)
+
+
+def test_templates_use_only_required_words():
+    from pathlib import Path
+
+    from kiosk.vocabulary import REQUIRED_UI_KEYS
+
+    used = set()
+    for template in (Path(__file__).parent.parent / "kiosk/web/templates").glob("*.html"):
+        used |= set(re.findall(r"\b(?:words|w)\.([a-z_]+)", template.read_text()))
+    used -= {"get", "replace"}
+    assert used <= set(REQUIRED_UI_KEYS), used - set(REQUIRED_UI_KEYS)

@@ -11,7 +11,7 @@ from typing import Any
 
 from kiosk.errors import ContentInvalid, Problem
 from kiosk.releases.markdown import LINK_SCHEMES, ParsedGuide, parse_guide
-from kiosk.vocabulary import CONTACT_TOPICS, DIMENSIONS, STEPS, SUPPORT
+from kiosk.vocabulary import CONTACT_TOPICS, DIMENSIONS, REQUIRED_UI_KEYS, STEPS, SUPPORT
 
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -208,6 +208,10 @@ def _load_ui(root, report, reference, tags):
                 report.add(path, _key_line(texts[tag], key), f"{key} must be non-empty text")
         ui[tag] = {k: v for k, v in flat.items() if isinstance(v, str)}
     ref = ui.get(reference, {})
+    if reference in ui:
+        for key in REQUIRED_UI_KEYS:
+            if key not in ref:
+                report.add(root / "ui" / f"{reference}.toml", 0, f"{key} is missing; pages need it")
     for tag, words in ui.items():
         if tag == reference:
             continue

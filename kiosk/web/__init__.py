@@ -13,7 +13,7 @@ from kiosk.library import Library
 def create_app(settings: Settings | None = None, library: Library | None = None) -> Flask:
     """Build the app for ``settings`` (tests pass their own; nothing global is read then)."""
     settings = settings or load_settings()
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)
     app.config.update(
         MAX_CONTENT_LENGTH=64 * 1024,
         JSON_AS_ASCII=False,

@@ -7,7 +7,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 
-from flask import Flask, Response, request
+from flask import Flask, Response, abort, request
 
 COMPRESSIBLE = ("text/", "application/json", "application/javascript", "image/svg+xml")
 CSP = (
@@ -39,6 +39,12 @@ class _GzipCache:
 
 def install(app: Flask) -> None:
     cache = _GzipCache()
+
+    @app.before_request
+    def refuse_oversized_bodies():
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        if request.content_length is not None and request.content_length > limit:
+            abort(413)
 
     @app.after_request
     def finish(response: Response) -> Response:

@@ -185,9 +185,11 @@ def search(lang: str):
 def help_page(lang: str):
     _language(lang)
     release = _release()
-    country = request.args.get("country", "")
-    speaks = request.args.get("language", "")
     countries = sorted({c for contact in release.contacts for c in contact["countries"]})
+    country = request.args.get("country", "")
+    country = country if country in countries else ""
+    speaks = request.args.get("language", "")
+    speaks = speaks if speaks in release.languages else ""
     contacts = [
         {**c, "stale": is_stale(c["verified"])}
         for c in release.contacts
@@ -201,8 +203,8 @@ def help_page(lang: str):
             lang,
             contacts=contacts,
             countries=countries,
-            country=country if country in countries else "",
-            speaks=speaks if speaks in release.languages else "",
+            country=country,
+            speaks=speaks,
         ),
     )
 
@@ -304,6 +306,5 @@ def install(app: Flask) -> None:
     app.register_blueprint(site, name="screen", url_prefix="/screen")
     app.add_url_rule("/media/<int:version>/<path:rel>", "media", media)
     app.add_url_rule("/static/<version>/<name>", "static_file", static_file)
-    app.static_folder = None
     for status in (400, 404, 405, 413, 414, 431, 503):
         app.register_error_handler(status, lambda exc, status=status: _error_page(status))

@@ -120,3 +120,72 @@ def app(device_dir, keypair):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A real ``kiosk serve`` (waitress) in a subprocess."""
+
+    def __init__(self, data_dir: Path, key_pub: Path, **env: str) -> None:
+        import time
+        import urllib.request
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = {
+            **os.environ,
+            "KIOSK_DATA_DIR": str(data_dir),
+            "KIOSK_TRUSTED_KEYS": str(key_pub),
+            **env,
+        }
+        self.proc = subprocess.Popen(
+            [*KIOSK, "serve", "--port", str(self.port)],
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "/", timeout=2):  # noqa: S310 - http only
+                    break
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(f"kiosk serve did not start: {self.output}") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.output = self.proc.stdout.read().decode(errors="replace") if self.proc.stdout else ""
+        if self.proc.stdout:
+            self.proc.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def sample_device(tmp_path_factory, sample_release, keypair) -> Path:
+    from kiosk.releases.install import ReleaseStore
+
+    data = tmp_path_factory.mktemp("sample-device")
+    ReleaseStore(data).install(sample_release, [keypair[1]])
+    return data
+
+
+@pytest.fixture(scope="session")
+def sample_server(sample_device, keypair):
+    server = Server(sample_device, Path(f"{keypair[0]}.pub"))
+    yield server
+    server.stop()

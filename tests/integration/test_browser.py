@@ -1,0 +1,185 @@
+"""Real Chromium (Debian's) driven by Playwright against a real `kiosk serve`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.conftest import Server
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
+AXE = (
+    Path(__file__).resolve().parent.parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
+)
+PHONE = {"width": 360, "height": 740}
+SCREEN = {"width": 800, "height": 480}
+LANGS = ("en", "ne", "es", "ar", "ro")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def test_choose_nepali_open_a_guide_listen_and_the_highlight_moves(page: Page, sample_server):
+    page.goto(sample_server.url + "/")
+    page.click("a.language[lang=ne]")
+    page.wait_for_url("**/ne/")
+    page.click("a[href='/ne/guide/recruiters']")
+    page.wait_for_url("**/ne/guide/recruiters")
+    listen = page.locator("button.listen.big")
+    expect(listen).to_be_visible()
+    expect(page.locator("audio.native").first).to_be_hidden()
+    page.locator("#sec-warning-signs button.listen").click()
+    first = page.locator("[data-s].reading").first
+    expect(first).to_be_visible(timeout=10_000)
+    seen = {first.get_attribute("data-s")}
+    page.wait_for_function(
+        "n => { const r = document.querySelector('[data-s].reading');"
+        " return r && r.dataset.s !== n; }",
+        arg=next(iter(seen)),
+        timeout=15_000,
+    )
+    now = page.locator("[data-s].reading").first.get_attribute("data-s")
+    assert int(now) > int(next(iter(seen)))
+    section = page.locator("#sec-warning-signs")
+    assert section.locator(f'[data-s="{now}"]').count() > 0  # reading inside the section chosen
+    assert page.evaluate("window.scrollY") > 0  # scrolled to follow the voice
+    page.locator("#sec-warning-signs button.listen").click()  # Stop
+    expect(page.locator("[data-s].reading")).to_have_count(0)
+
+
+def test_arabic_lays_out_right_to_left(page: Page, sample_server):
+    page.goto(sample_server.url + "/ar/guide/documents")
+    assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
+    icon = page.locator(".guide-head img").bounding_box()
+    title = page.locator(".guide-head h1").bounding_box()
+    assert icon["x"] > title["x"]  # the picture sits on the right, where reading starts
+
+
+def test_idle_touchscreen_forgets_the_visitor(browser, sample_device, keypair):
+    server = Server(sample_device, Path(f"{keypair[0]}.pub"), KIOSK_IDLE_SECONDS="3")
+    try:
+        context = browser.new_context(viewport=SCREEN)
+        page = context.new_page()
+        page.goto(server.url + "/screen/")
+        start = page.evaluate("history.length")
+        page.click("a.language[lang=es]")
+        page.wait_for_url("**/screen/es/")
+        page.click("a[href='/screen/es/guide/money']")
+        page.wait_for_url("**/screen/es/guide/money")
+        page.locator("button.listen.big").click()
+        expect(page.locator("[data-s].reading").first).to_be_visible(timeout=10_000)
+        page.wait_for_url(server.url + "/screen/", timeout=15_000)
+        assert page.evaluate("history.length") == start  # nothing to go back to
+        expect(page.locator("[data-s].reading")).to_have_count(0)
+        assert page.evaluate("document.querySelectorAll('audio').length") == 0
+        context.close()
+    finally:
+        server.stop()
+
+
+def test_pages_read_fine_without_javascript(browser, sample_server):
+    context = browser.new_context(viewport=PHONE, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(sample_server.url + "/")
+    page.click("a.language[lang=ro]")
+    page.wait_for_url("**/ro/")
+    page.click("a[href='/ro/guide/contracts']")
+    expect(page.locator("h1")).to_contain_text("Contract")
+    expect(page.locator("audio.native").first).to_be_visible()
+    expect(page.locator("button.listen").first).to_be_hidden()
+    page.goto(sample_server.url + "/ro/")
+    page.fill("#q", "pasaport")
+    page.click("form.search button")  # a plain GET form
+    page.wait_for_url("**/ro/search?q=pasaport")
+    expect(page.locator(".hits mark").first).to_be_visible()
+    context.close()
+
+
+PAGE_TYPES = [
+    ("languages", "/"),
+    ("home", "/{lang}/"),
+    ("guide", "/{lang}/guide/documents"),
+    ("search hits", "/{lang}/search?q={word}"),
+    ("search miss", "/{lang}/search?q=zzqx"),
+    ("help", "/{lang}/help"),
+    ("not found", "/{lang}/guide/none"),
+    ("portal", "/portal"),
+    ("screen home", "/screen/{lang}/"),
+    ("screen guide", "/screen/{lang}/guide/rights"),
+]
+SEARCH_WORD = {"en": "passport", "ne": "राहदानी", "es": "pasaporte", "ar": "جواز", "ro": "pașaport"}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_axe_finds_no_accessibility_violations(browser, sample_server, lang):
+    context = browser.new_context(viewport=PHONE, bypass_csp=True)
+    page = context.new_page()
+    problems = {}
+    for name, path in PAGE_TYPES:
+        page.set_viewport_size(SCREEN if path.startswith("/screen") else PHONE)
+        page.goto(sample_server.url + path.format(lang=lang, word=SEARCH_WORD[lang]))
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate(
+            "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+            ".map(v => ({id: v.id, nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 3)}))"
+        )
+        if result:
+            problems[name] = result
+    context.close()
+    assert not problems, json.dumps(problems, ensure_ascii=False, indent=1)
+
+
+def test_touch_targets_are_at_least_48px(browser, sample_server):
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    for path in ("/", "/en/", "/en/guide/documents", "/en/help"):
+        page.goto(sample_server.url + path)
+        small = page.evaluate(
+            """() => [...document.querySelectorAll(
+                 'a.btn, button, a.language, .tile a, select, input, .toc a, .hits a')]
+                 .filter(e => e.offsetParent !== null).map(e => {
+                   const r = e.getBoundingClientRect();
+                   return [e.textContent.trim().slice(0, 30), r.width, r.height]; })
+                 .filter(([, w, h]) => w < 48 || h < 48)"""
+        )
+        assert not small, (path, small)
+    context.close()
+
+
+def test_no_request_leaves_the_device(browser, sample_server):
+    context = browser.new_context(viewport=SCREEN)
+    page = context.new_page()
+    outside = []
+    page.on(
+        "request", lambda r: None if r.url.startswith(sample_server.url) else outside.append(r.url)
+    )
+    for path in ("/screen/", "/screen/ne/", "/screen/ar/guide/health", "/en/help"):
+        page.goto(sample_server.url + path)
+        page.wait_for_load_state("networkidle")
+    context.close()
+    assert outside == []

@@ -48,6 +48,7 @@ class Release:
         self.guides = [Guide(**g) for g in self.catalog["guides"]]
         self.guide_by_id = {g.id: g for g in self.guides}
         self._timings: dict[str, list] = {}
+        self.pages: dict[tuple[str, str], str] = {}  # rendered pages, by channel and path
         self._lock = threading.Lock()
 
     def words(self, lang: str) -> dict[str, str]:

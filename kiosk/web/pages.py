@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from functools import lru_cache
+from functools import lru_cache, wraps
 from pathlib import Path
 from urllib.parse import quote
 
@@ -112,13 +112,32 @@ def _context(release: Release, lang: str | None, **extra) -> dict:
 # ---------------------------------------------------------------- pages
 
 
+def cached(view):
+    """Keep a page's HTML with its release: it depends on nothing but the release and URL."""
+
+    @wraps(view)
+    def wrapper(**kwargs):
+        release = _release()
+        key = (request.blueprint, request.path)
+        html = release.pages.get(key)
+        if html is None:
+            html = view(**kwargs)
+            if len(release.pages) < 2048:
+                release.pages[key] = html
+        return html
+
+    return wrapper
+
+
 @site.get("/")
+@cached
 def languages():
     release = _release()
     return render_template("languages.html", **_context(release, None))
 
 
 @site.get("/<lang>/")
+@cached
 def home(lang: str):
     _language(lang)
     release = _release()
@@ -134,6 +153,7 @@ def home(lang: str):
 
 
 @site.get("/<lang>/guide/<gid>")
+@cached
 def guide(lang: str, gid: str):
     _language(lang)
     release = _release()
@@ -273,7 +293,9 @@ def media(version: int, rel: str):
 def static_file(version: str, name: str):
     if version != static_version() or name not in {p.name for p in STATIC.iterdir()}:
         abort(404)
-    response = send_file(STATIC / name, conditional=True, max_age=31536000)
+    # Small files, read whole so that they are compressed like pages are.
+    mimetype = "text/css" if name.endswith(".css") else "text/javascript"
+    response = Response((STATIC / name).read_bytes(), mimetype=mimetype)
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     return response
 

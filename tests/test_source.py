@@ -31,7 +31,9 @@ def test_sample_content_is_valid_and_complete():
     steps = {step for g in content.guides for step in g.steps}
     assert steps == {"origin", "transit", "camp", "arrival", "stay", "return"}
     assert any(c["example"] for c in content.contacts)
-    assert all(c["organisation"].startswith("Example") for c in content.contacts if c["example"])
+    assert all(
+        c["organisation"]["en"].startswith("Example") for c in content.contacts if c["example"]
+    )
     assert next(lang for lang in content.languages if lang.tag == "ar").dir == "rtl"
 
 
@@ -172,3 +174,20 @@ def test_templates_use_only_required_words():
         used |= set(re.findall(r"\b(?:words|w)\.([a-z_]+)", template.read_text()))
     used -= {"get", "replace"}
     assert used <= set(REQUIRED_UI_KEYS), used - set(REQUIRED_UI_KEYS)
+
+
+def test_contact_translations_must_be_known_languages_and_include_the_reference(tmp_path):
+    root = copy_content(tmp_path / "c")
+    contacts = root / "contacts.toml"
+    contacts.write_text(
+        contacts.read_text().replace(
+            'organisation = { en = "Nepal Police", ne = "नेपाल प्रहरी" }',
+            'organisation = { ne = "नेपाल प्रहरी", xx = "?" }',
+        )
+    )
+    found = problems_of(root)
+    assert (
+        "c/contacts.toml:3: np-police: organisation has a translation for unknown language 'xx'"
+        in (found)
+    )
+    assert "c/contacts.toml:3: np-police: organisation needs the en text too" in found

@@ -115,7 +115,7 @@ def test_screen_gets_qr_codes_and_idle_reset_phone_gets_downloads(client, app):
     assert 'data-idle="90"' in body and 'data-home="/screen/"' in body
     assert "save.html" not in body
     phone = text(get(client, "/ne/guide/passport"))
-    assert "<svg" not in phone and 'href="/ne/guide/passport/save.html"' in phone
+    assert "segno" not in phone and 'href="/ne/guide/passport/save.html"' in phone
 
 
 def test_wifi_name_is_escaped_in_the_qr_code(device_dir, keypair):
@@ -337,3 +337,9 @@ def test_random_paths_and_queries_never_crash(client, path, query):
 def test_oversized_form_is_refused_cleanly(client):
     response = client.post("/portal/continue", data="x" * 100_000, environ_base=PHONE)
     assert response.status_code == 413
+
+
+def test_contacts_show_in_the_visitors_language_when_translated(client):
+    assert "नेपाल प्रहरी" in text(get(client, "/ne/help"))
+    english = text(get(client, "/ar/help"))
+    assert "Nepal Police" in english and "नेपाल प्रहरी" not in english  # falls back

@@ -372,6 +372,25 @@ def _check_links(root: Path, report: _Report, guides: list[Guide]) -> None:
                     )
 
 
+def _translated(report, path, line, cid, key, value, tags, reference) -> dict[str, str]:
+    """A contact's text: one string for every language, or a table of translations."""
+    if isinstance(value, str) and value.strip():
+        return {reference: value.strip()}
+    if isinstance(value, dict) and value:
+        for tag, text in value.items():
+            if tag not in tags:
+                report.add(
+                    path, line, f"{cid}: {key} has a translation for unknown language {tag!r}"
+                )
+            elif not isinstance(text, str) or not text.strip():
+                report.add(path, line, f"{cid}: {key} in {tag} is empty")
+        if reference not in value:
+            report.add(path, line, f"{cid}: {key} needs the {reference} text too")
+        return {t: v.strip() for t, v in value.items() if t in tags and isinstance(v, str)}
+    report.add(path, line, f"{cid}: {key} is missing")
+    return {}
+
+
 CONTACT_FIELDS = {
     "id",
     "organisation",
@@ -419,9 +438,15 @@ def _load_contacts(root, report, tags, ui, reference, today) -> list[dict[str, A
         seen.add(cid)
         for key in sorted(set(entry) - CONTACT_FIELDS):
             report.add(path, line(key), f"{cid}: unknown field {key!r}")
-        for key in ("organisation", "phone", "hours"):
-            if not isinstance(entry.get(key), str) or not entry[key].strip():
-                report.add(path, line(key) if key in entry else at + 1, f"{cid}: {key} is missing")
+        texts = {}
+        for key in ("organisation", "hours"):
+            texts[key] = _translated(
+                report, path, line(key), cid, key, entry.get(key), tags, reference
+            )
+        if not isinstance(entry.get("phone"), str) or not entry["phone"].strip():
+            report.add(
+                path, line("phone") if "phone" in entry else at + 1, f"{cid}: phone is missing"
+            )
         phone = str(entry.get("phone", ""))
         if phone and not re.fullmatch(r"\+?[0-9][0-9 ()-]{1,24}", phone):
             report.add(path, line("phone"), f"{cid}: phone {phone!r} may hold only digits, + - ( )")
@@ -454,16 +479,16 @@ def _load_contacts(root, report, tags, ui, reference, today) -> list[dict[str, A
         example = entry.get("example", False)
         if not isinstance(example, bool):
             report.add(path, line("example"), f"{cid}: example must be true or false")
-        if example and not str(entry.get("organisation", "")).lower().startswith("example"):
+        if example and not texts["organisation"].get(reference, "").lower().startswith("example"):
             report.add(
                 path, line("organisation"), f"{cid}: an example's name must start with 'Example'"
             )
         contacts.append(
             {
                 "id": cid,
-                "organisation": str(entry.get("organisation", "")),
+                "organisation": texts["organisation"],
                 "phone": phone,
-                "hours": str(entry.get("hours", "")),
+                "hours": texts["hours"],
                 "languages": langs,
                 "countries": [c for c in countries if isinstance(c, str)],
                 "topics": topics,

@@ -215,7 +215,11 @@ def help_page(lang: str):
         for c in release.contacts
         if (not country or country in c["countries"]) and (not speaks or speaks in c["languages"])
     ]
-    contacts.sort(key=lambda c: (c["example"], "emergency" not in c["topics"], c["organisation"]))
+    ref = release.reference
+    for c in contacts:
+        c["name"] = c["organisation"].get(lang, c["organisation"][ref])
+        c["open"] = c["hours"].get(lang, c["hours"][ref])
+    contacts.sort(key=lambda c: (c["example"], "emergency" not in c["topics"], c["name"]))
     return render_template(
         "help.html",
         **_context(

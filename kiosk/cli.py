@@ -63,15 +63,16 @@ def settings_cmd(settings: Settings) -> None:
 @main.command()
 @click.option("--host", help="Address to listen on (setting host).")
 @click.option("--port", type=int, help="Port to listen on (setting port).")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Device data folder.")
 @pass_settings
-def serve(settings: Settings, host: str | None, port: int | None) -> None:
+def serve(settings: Settings, host: str | None, port: int | None, data_dir: str | None) -> None:
     """Serve the live release to phones and the touchscreen (waitress)."""
     import waitress
 
     from kiosk.releases.install import ReleaseStore
     from kiosk.web import create_app
 
-    settings = settings.replace(host=host, port=port)
+    settings = settings.replace(host=host, port=port, data_dir=data_dir)
     ReleaseStore(settings.data_dir).recover()
     app = create_app(settings)
     click.echo(f"Serving the guides on http://{settings.host}:{settings.port}/", err=True)

@@ -163,6 +163,8 @@ class Server:
                 time.sleep(0.1)
 
     def stop(self) -> None:
+        if hasattr(self, "output"):
+            return
         if self.proc.poll() is None:
             self.proc.terminate()
             try:

@@ -1,0 +1,78 @@
+"""The real server (waitress) against raw, hostile HTTP: clear 4xx answers, never a crash."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Server
+
+
+@pytest.fixture(scope="module")
+def server(device_dir, keypair):
+    server = Server(device_dir, Path(f"{keypair[0]}.pub"))
+    yield server
+    server.stop()
+
+
+def raw(server: Server, request: bytes) -> bytes:
+    """Send raw bytes; return what came back (a server may reset after refusing)."""
+    chunks = []
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        try:
+            s.sendall(request)
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+    return b"".join(chunks)
+
+
+def status(response: bytes) -> int:
+    return int(response.split(b" ", 2)[1])
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /\xff\xfe/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        b"GET /en/search?q=\xff\x00\xfe HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        b"GET /en/ HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n",
+        b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        b"GET /media/100/../../../../etc/passwd HTTP/1.1\r\nHost: localhost\r\n"
+        b"Connection: close\r\n\r\n",
+        b"POST /portal/continue HTTP/1.1\r\nHost: localhost\r\nContent-Length: 999999999\r\n"
+        b"Connection: close\r\n\r\nx",
+        b"GARBAGE\r\n\r\n",
+        b"GET /en/ HTTP/1.1\r\nHost: \xff\xfe\r\nConnection: close\r\n\r\n",
+    ],
+    ids=[
+        "bad utf-8 path",
+        "bad utf-8 query",
+        "huge header",
+        "huge path",
+        "dot-dot",
+        "huge body",
+        "garbage",
+        "bad host",
+    ],
+)
+def test_hostile_requests_get_4xx_or_redirect_and_the_server_carries_on(server, request_bytes):
+    response = raw(server, request_bytes)
+    assert response.startswith(b"HTTP/1.")
+    assert status(response) < 500 or (status(response) == 503 and False), response[:200]
+    assert b"root:" not in response
+    with urllib.request.urlopen(server.url + "/en/", timeout=5) as ok:  # noqa: S310 - loopback
+        assert ok.status == 200
+
+
+def test_serve_writes_no_access_log(server):
+    for _ in range(5):
+        with urllib.request.urlopen(server.url + "/ne/?marker=CANARY42", timeout=5):  # noqa: S310
+            pass
+    server.stop()
+    assert "CANARY42" not in server.output
+    assert "127.0.0.1" not in server.output.replace(f"http://127.0.0.1:{server.port}/", "")

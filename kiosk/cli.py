@@ -67,26 +67,80 @@ def settings_cmd(settings: Settings) -> None:
 @pass_settings
 def serve(settings: Settings, host: str | None, port: int | None, data_dir: str | None) -> None:
     """Serve the live release to phones and the touchscreen (waitress)."""
+    import signal
+
     import waitress
 
     from kiosk.releases.install import ReleaseStore
+    from kiosk.usage import Usage, write_snapshots
     from kiosk.web import create_app
 
     settings = settings.replace(host=host, port=port, data_dir=data_dir)
-    ReleaseStore(settings.data_dir).recover()
-    app = create_app(settings)
-    click.echo(f"Serving the guides on http://{settings.host}:{settings.port}/", err=True)
-    waitress.serve(
-        app,
-        host=settings.host,
-        port=settings.port,
-        threads=settings.threads,
-        ident="kiosk",
-        max_request_header_size=16 * 1024,
-        max_request_body_size=64 * 1024,
-        channel_timeout=30,
-        clear_untrusted_proxy_headers=True,
+    data = Path(settings.data_dir)
+    ReleaseStore(data).recover()
+    usage = Usage(
+        data / "usage.db",
+        flush_seconds=settings.usage_flush_seconds,
+        snapshots=lambda: write_snapshots(
+            data / "usage.db", data / "outbox", settings.device_name, settings.k_anonymity
+        ),
+        snapshot_seconds=settings.snapshot_minutes * 60,
+        k=settings.k_anonymity,
     )
+    app = create_app(settings, usage=usage)
+
+    def stop(_signum, _frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    click.echo(f"Serving the guides on http://{settings.host}:{settings.port}/", err=True)
+    try:
+        waitress.serve(
+            app,
+            host=settings.host,
+            port=settings.port,
+            threads=settings.threads,
+            ident="kiosk",
+            max_request_header_size=16 * 1024,
+            max_request_body_size=64 * 1024,
+            channel_timeout=30,
+            clear_untrusted_proxy_headers=True,
+        )
+    except KeyboardInterrupt:
+        pass
+    finally:
+        usage.close()  # what was counted is written before the process ends
+        click.echo("Stopped; counts saved.", err=True)
+
+
+@main.command()
+@click.option("--days", default=7, show_default=True, help="How many days back, today included.")
+@click.option("--csv", "as_csv", is_flag=True, help="Every counter as CSV rows instead.")
+@click.option("--snapshots", is_flag=True, help="Also write the days' snapshots to outbox/.")
+@pass_settings
+def stats(settings: Settings, days: int, as_csv: bool, snapshots: bool) -> None:
+    """Show what was read, in which languages, when, and what people could not find."""
+    from kiosk.stats import csv_rows, summary
+    from kiosk.usage import write_snapshots
+
+    data = Path(settings.data_dir)
+    db = data / "usage.db"
+    if not db.exists():
+        click.echo("Nothing has been counted yet on this kiosk.")
+        return
+    if as_csv:
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        for row in csv_rows(db, days):
+            writer.writerow(row)
+    else:
+        click.echo(summary(db, days, settings.k_anonymity))
+    if snapshots:
+        for path in write_snapshots(
+            db, data / "outbox", settings.device_name, settings.k_anonymity, days=days
+        ):
+            click.echo(f"wrote {path}", err=True)
 
 
 @main.group(cls=KioskGroup)

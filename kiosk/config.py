@@ -90,6 +90,31 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
+        "device_name",
+        "kiosk",
+        "This kiosk's name, as headquarters knows it (written into usage snapshots).",
+    ),
+    Setting(
+        "k_anonymity",
+        5,
+        "Smallest count that leaves the device or is shown as an unmet need; smaller counts "
+        "are suppressed so that no single visitor can be picked out.",
+        int,
+    ),
+    Setting("usage_flush_seconds", 2, "Seconds between writes of the usage counters.", int),
+    Setting(
+        "snapshot_minutes",
+        60,
+        "Minutes between usage snapshots for headquarters (today's and yesterday's).",
+        int,
+    ),
+    Setting(
+        "visit_minutes",
+        30,
+        "Minutes of quiet after which a phone's next page counts as a new visit.",
+        int,
+    ),
+    Setting(
         "online_minutes",
         30,
         "Captive portal: minutes a phone that pressed Continue is told it is online, so it "

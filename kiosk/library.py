@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import threading
+import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 from kiosk.errors import KioskError, ReleaseNotFound
 from kiosk.releases.install import ReleaseStore
 from kiosk.releases.manifest import MANIFEST, PublicKey, load_public_key, verify_release
+from kiosk.text import fold_for_search
 
 STALE_AFTER_DAYS = 365
 
@@ -50,6 +53,25 @@ class Release:
         self._timings: dict[str, list] = {}
         self.pages: dict[tuple[str, str], str] = {}  # rendered pages, by channel and path
         self._lock = threading.Lock()
+
+    @cached_property
+    def known_words(self) -> set[str]:
+        """Every word the release uses, folded: what a search term may safely contain."""
+        texts = [w for words in self.catalog["ui"].values() for w in words.values()]
+        for guide in self.guides:
+            for text in guide.text.values():
+                texts += [text["title"], text["summary"]]
+                texts += [
+                    s["heading"] + " " + re.sub(r"<[^>]+>", " ", s["html"])
+                    for s in text["sections"]
+                ]
+        words = set()
+        for text in texts:
+            for raw in text.split():
+                word = "".join(ch for ch in raw if unicodedata.category(ch)[0] in "LM")
+                if word:
+                    words.add(fold_for_search(word))
+        return words
 
     def words(self, lang: str) -> dict[str, str]:
         """Interface words in ``lang``, falling back to the reference language's."""

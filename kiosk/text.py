@@ -85,3 +85,36 @@ def fold_for_search(text: str) -> str:
 
 def _is_latin(ch: str) -> bool:
     return ch.isascii() or "LATIN" in unicodedata.name(ch, "")
+
+
+_CONTACT_LIKE = re.compile(r"[@/\\:]|www\.|\.(com|org|net|np|mx|md)\b", re.IGNORECASE)
+MAX_TERM_WORDS = 3
+
+
+def unmet_term(query: str, known_words: set[str]) -> str | None:
+    """What a failed search was about, with anything that could name or reach a person removed.
+
+    Digits, phone numbers, e-mail and web addresses go. So do capitalised words (names of
+    people, in scripts that have capitals) unless the release itself uses that word, as it
+    does for countries. Scripts without capitals rely on the k threshold alone. Returns None
+    when nothing safe is left.
+    """
+    raws = query.split()[:12]
+    words = []
+    for n, raw in enumerate(raws):
+        if _CONTACT_LIKE.search(raw) or any(ch.isdigit() for ch in raw):
+            continue
+        word = "".join(ch for ch in raw if unicodedata.category(ch)[0] in "LM")
+        if len(word) < 2:
+            continue
+        folded = fold_for_search(word)
+        if word[0].isupper() and folded not in known_words:
+            # A capital only because it starts the search (phones capitalise it) is kept,
+            # unless the next word is capitalised too, as in a person's full name.
+            following = raws[n + 1] if n + 1 < len(raws) else ""
+            if n > 0 or (following[:1].isupper()) or word.isupper():
+                continue
+        words.append(folded)
+    if not words:
+        return None
+    return " ".join(words[:MAX_TERM_WORDS])[:60]

@@ -24,6 +24,6 @@ REQUIRED_UI_KEYS = (
     "save_audio", "take_with_you_hint", "call", "hours", "languages_spoken", "last_verified",
     "not_verified_recently", "example_contact", "all_countries", "country_filter",
     "language_filter", "show", "not_found", "not_found_hint", "open_on_phone", "join_wifi",
-    "continue_to_guides", "portal_intro", "text_only",
+    "continue_to_guides", "portal_intro", "text_only", "helpful_question", "yes", "no", "thanks",
     *(f"step.{step}" for step in STEPS),
 )  # fmt: skip

@@ -111,10 +111,19 @@ def device_settings(data_dir: Path, key_pub: Path, **extra):
 
 
 @pytest.fixture
-def app(device_dir, keypair):
+def usage(tmp_path):
+    from kiosk.usage import Usage
+
+    usage = Usage(tmp_path / "usage.db", start=False)
+    yield usage
+    usage.close()
+
+
+@pytest.fixture
+def app(device_dir, keypair, usage):
     from kiosk.web import create_app
 
-    return create_app(device_settings(device_dir, Path(f"{keypair[0]}.pub")))
+    return create_app(device_settings(device_dir, Path(f"{keypair[0]}.pub")), usage=usage)
 
 
 @pytest.fixture

@@ -47,11 +47,13 @@ def text(response) -> str:
         "/screen/ne/guide/passport",
     ],
 )
-def test_every_page_renders_without_cookies_or_outside_requests(client, url):
+def test_every_page_renders_with_safe_headers_and_no_outside_requests(client, url):
     env = SCREEN if url.startswith("/screen") else PHONE
     response = get(client, url, env)
     assert response.status_code == 200, url
-    assert "Set-Cookie" not in response.headers
+    for cookie in response.headers.getlist("Set-Cookie"):
+        assert cookie.startswith("visit=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+        assert "Max-Age" not in cookie or "Max-Age=0" in cookie  # a session cookie, or deleted
     assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "no-referrer"
@@ -208,10 +210,10 @@ def test_friendly_404_in_the_visitors_language(client):
     assert get(client, "/screen/ar/guide/nope", SCREEN).status_code == 404
 
 
-def test_no_verified_release_means_nothing_is_shown(tmp_path, keypair, fixture_release):
+def test_no_verified_release_means_nothing_is_shown(tmp_path, keypair, fixture_release, usage):
     from kiosk.releases.install import ReleaseStore
 
-    empty = create_app(device_settings(tmp_path / "none", Path(f"{keypair[0]}.pub")))
+    empty = create_app(device_settings(tmp_path / "none", Path(f"{keypair[0]}.pub")), usage=usage)
     response = empty.test_client().get("/en/", environ_base=PHONE)
     assert response.status_code == 503 and "not available" in text(response)
 
@@ -221,19 +223,20 @@ def test_no_verified_release_means_nothing_is_shown(tmp_path, keypair, fixture_r
     damaged = bytearray(live.read_bytes())
     damaged[500] ^= 0xFF
     live.write_bytes(bytes(damaged))  # the SD card rots after install
-    app = create_app(device_settings(data, Path(f"{keypair[0]}.pub")))
+    app = create_app(device_settings(data, Path(f"{keypair[0]}.pub")), usage=usage)
     response = app.test_client().get("/en/guide/passport", environ_base=PHONE)
     assert response.status_code == 503
     assert app.extensions["kiosk.library"].problem.startswith("The release is damaged")
 
 
-def test_a_new_install_is_picked_up_without_restart(tmp_path, keypair, fixture_release):
+def test_a_new_install_is_picked_up_without_restart(tmp_path, keypair, fixture_release, usage):
     from kiosk.releases.install import ReleaseStore
 
     data = tmp_path / "device"
     store = ReleaseStore(data)
     store.install(fixture_release, [keypair[1]])
-    client = create_app(device_settings(data, Path(f"{keypair[0]}.pub"))).test_client()
+    settings = device_settings(data, Path(f"{keypair[0]}.pub"))
+    client = create_app(settings, usage=usage).test_client()
     assert "/media/100/" in text(client.get("/en/", environ_base=PHONE))
     newer = tmp_path / "r101"
     shutil.copytree(fixture_release, newer)

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from flask import Flask
 
 from kiosk.config import Settings, load_settings
 from kiosk.library import Library
+from kiosk.usage import Usage
 
 
-def create_app(settings: Settings | None = None, library: Library | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None, library: Library | None = None, usage: Usage | None = None
+) -> Flask:
     """Build the app for ``settings`` (tests pass their own; nothing global is read then)."""
     settings = settings or load_settings()
+    if usage is None:
+        usage = Usage(
+            Path(settings.data_dir) / "usage.db",
+            flush_seconds=settings.usage_flush_seconds,
+            k=settings.k_anonymity,
+        )
     app = Flask(__name__, static_folder=None)
     app.config.update(
         MAX_CONTENT_LENGTH=64 * 1024,
@@ -24,9 +34,10 @@ def create_app(settings: Settings | None = None, library: Library | None = None)
     # Werkzeug's request log would write client addresses; nothing here may.
     logging.getLogger("werkzeug").disabled = True
 
-    from kiosk.web import captive, http, pages
+    from kiosk.web import captive, counting, http, pages
 
     http.install(app)
     captive.install(app)
     pages.install(app)
+    counting.install(app, usage, settings.visit_minutes)
     return app

@@ -118,7 +118,7 @@ def cached(view):
     @wraps(view)
     def wrapper(**kwargs):
         release = _release()
-        key = (request.blueprint, request.path)
+        key = (request.blueprint, request.path, request.args.get("thanks") == "1")
         html = release.pages.get(key)
         if html is None:
             html = view(**kwargs)
@@ -173,6 +173,7 @@ def guide(lang: str, gid: str):
             timings=release.timings(text["audio"] and text["timings"]),
             previous=order[index - 1] if index > 0 else None,
             next=order[index + 1] if index + 1 < len(order) else None,
+            thanks=request.args.get("thanks") == "1",
             guide_qr=qr_svg(f"{settings().portal_url.rstrip('/')}/{lang}/guide/{gid}"),
             wifi_qr=qr_svg(f"WIFI:S:{_wifi_escape(settings().wifi_ssid)};T:nopass;;"),
         ),
@@ -190,6 +191,8 @@ def search(lang: str):
     query = request.args.get("q", "")[:200].strip()
     hits = []
     if query:
+        g.search_query = query
+        g.search_known_words = release.known_words
         for hit in search_index(release.root / "search.db", query, lang):
             guide_ = release.guide_by_id.get(hit["guide"])
             if guide_ is None:
@@ -198,6 +201,7 @@ def search(lang: str):
             snippet = snippet.replace("\x02", "<mark>").replace("\x03", "</mark>")
             snippet = Markup(snippet)  # noqa: S704 - escaped above, then only <mark> added
             hits.append({**hit, "title": guide_.text[lang]["title"], "snippet": snippet})
+        g.search_found = bool(hits)
     return render_template("search.html", **_context(release, lang, query=query, hits=hits))
 
 

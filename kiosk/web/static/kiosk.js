@@ -27,9 +27,19 @@
     parts.forEach(function (el) { el.classList.add("reading"); });
     if (parts.length) parts[0].scrollIntoView({ block: "center", behavior: "smooth" });
   }
+  // Tell the kiosk's counters that listening started or finished: the guide, the language
+  // and the channel, nothing more. Without script nothing is sent, and nothing breaks.
+  function report(event) {
+    var guide = active && active.closest(".guide");
+    if (!guide || !navigator.sendBeacon) return;
+    var data = new FormData();
+    data.append("event", event);
+    data.append("channel", body.dataset.channel);
+    navigator.sendBeacon(guide.dataset.listen, data);
+  }
   function tick() {
     var ms = audio.currentTime * 1000;
-    if (ms >= stopAt) { stop(); return; }
+    if (ms >= stopAt) { report("finish"); stop(); return; }
     if (timings.length && active && active.closest(".guide")) highlight(sentenceAt(ms));
     frame = requestAnimationFrame(tick);
   }
@@ -53,12 +63,15 @@
     if (audio.src !== src) audio.src = src;
     var start = function () {
       audio.currentTime = Number(button.dataset.start) / 1000;
-      audio.play().then(function () { frame = requestAnimationFrame(tick); }).catch(stop);
+      audio.play().then(function () {
+        report("start");
+        frame = requestAnimationFrame(tick);
+      }).catch(stop);
     };
     if (audio.readyState >= 1) start(); else audio.addEventListener("loadedmetadata", start, { once: true });
     audio.load && audio.readyState < 1 && audio.load();
   }
-  audio.addEventListener("ended", stop);
+  audio.addEventListener("ended", function () { report("finish"); stop(); });
   document.querySelectorAll("button.listen").forEach(function (b) {
     b.hidden = false;
     b.setAttribute("aria-pressed", "false");
@@ -87,6 +100,16 @@
     a.addEventListener("click", function (event) { event.preventDefault(); navigate(a.href); });
   });
   document.addEventListener("contextmenu", function (event) { event.preventDefault(); });
+  document.querySelectorAll("form[method=post]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var data = new FormData(form);
+      if (event.submitter && event.submitter.name) data.append(event.submitter.name, event.submitter.value);
+      fetch(form.action, { method: "POST", body: data })
+        .then(function (r) { navigate(r.url); })
+        .catch(function () { navigate(location.href); });
+    });
+  });
   var idleMs = Number(body.dataset.idle || 90) * 1000, timer = 0;
   function reset() {
     stop();

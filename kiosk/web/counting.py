@@ -1,0 +1,127 @@
+"""Counting from the web app: after each response, a few in-memory increments. Nothing else.
+
+A visit is a random token in a session cookie, known only to this process's memory (token →
+last seen, languages used) and forgotten after ``visit_minutes``; the cookie is never read
+into anything that is stored. No address, agent, referrer or query is ever handed on.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+
+from flask import Blueprint, Flask, Response, abort, current_app, g, redirect, request
+
+from kiosk.text import unmet_term
+from kiosk.usage import Usage
+
+COOKIE = "visit"
+counting = Blueprint("counting", __name__)
+
+
+class Visits:
+    """Open visits, in memory only."""
+
+    def __init__(self, minutes: int) -> None:
+        self.seconds = minutes * 60
+        self._seen: dict[str, tuple[float, set[str]]] = {}
+        self._lock = threading.Lock()
+
+    def touch(self, token: str | None) -> tuple[str, bool, set[str]]:
+        """Return (token, is this a new visit, languages already chosen in it)."""
+        now = time.monotonic()
+        with self._lock:
+            if len(self._seen) > 10_000:
+                self._seen = {t: v for t, v in self._seen.items() if v[0] > now - self.seconds}
+            entry = self._seen.get(token or "")
+            if entry is None or entry[0] < now - self.seconds:
+                token = secrets.token_urlsafe(16)
+                langs: set[str] = set()
+                self._seen[token] = (now, langs)
+                return token, True, langs
+            self._seen[token] = (now, entry[1])
+            return token, False, entry[1]
+
+    def end(self, token: str | None) -> None:
+        with self._lock:
+            self._seen.pop(token or "", None)
+
+    def __len__(self) -> int:
+        now = time.monotonic()
+        with self._lock:
+            return sum(1 for t, _ in self._seen.values() if t > now - self.seconds)
+
+
+def _usage() -> Usage:
+    return current_app.extensions["kiosk.usage"]
+
+
+def _known(lang: str, gid: str) -> bool:
+    from kiosk.web.pages import _release
+
+    release = _release()
+    return lang in release.languages and gid in release.guide_by_id
+
+
+@counting.post("/<lang>/guide/<gid>/listen")
+def listen(lang: str, gid: str):
+    """A Listen button started or finished (sent by the page's script with sendBeacon)."""
+    if not _known(lang, gid):
+        abort(404)
+    channel = "screen" if request.form.get("channel") == "screen" else "phone"
+    _usage().count_listen(gid, lang, channel, finished=request.form.get("event") == "finish")
+    return Response(status=204)
+
+
+@counting.post("/<lang>/guide/<gid>/helpful")
+def helpful(lang: str, gid: str):
+    """The "Was this helpful?" buttons: a plain form, so it works without script."""
+    if not _known(lang, gid):
+        abort(404)
+    answer = request.form.get("answer")
+    if answer not in ("yes", "no"):
+        abort(400)
+    screen = request.form.get("channel") == "screen" and request.remote_addr in ("127.0.0.1", "::1")
+    _usage().count_helpful(gid, lang, "screen" if screen else "phone", answer == "yes")
+    prefix = "/screen" if screen else ""
+    return redirect(f"{prefix}/{lang}/guide/{gid}?thanks=1#helpful", code=303)
+
+
+def install(app: Flask, usage: Usage, visit_minutes: int) -> None:
+    app.extensions["kiosk.usage"] = usage
+    visits = Visits(visit_minutes)
+    app.extensions["kiosk.visits"] = visits
+    app.register_blueprint(counting)
+
+    @app.after_request
+    def count(response: Response) -> Response:
+        endpoint = request.endpoint or ""
+        channel = getattr(g, "channel", None)
+        if channel is None or response.status_code not in (200, 304) or request.method != "GET":
+            return response
+        if endpoint.endswith(".languages"):
+            # The language choice starts afresh: on the touchscreen it is where the idle reset
+            # lands, so the visit ends here and the next touch starts a new one.
+            if COOKIE in request.cookies:
+                visits.end(request.cookies[COOKIE])
+                response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Lax")
+            return response
+        token, new, langs = visits.touch(request.cookies.get(COOKIE))
+        if new:
+            usage.count_visit(channel)
+            response.set_cookie(COOKIE, token, httponly=True, samesite="Lax", path="/")
+        usage.count_page(channel)
+        args = request.view_args or {}
+        lang = args.get("lang")
+        if lang and lang not in langs:
+            langs.add(lang)
+            usage.count_language(lang, channel)
+        if endpoint.endswith(".guide"):
+            usage.count_view(args["gid"], lang, channel)
+        elif endpoint.endswith(".search") and "search_found" in g:
+            term = None
+            if not g.search_found:
+                term = unmet_term(g.search_query, g.search_known_words)
+            usage.count_search(lang, channel, g.search_found, term)
+        return response

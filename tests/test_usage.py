@@ -1,0 +1,359 @@
+"""Anonymous usage: counts are right, nothing identifying is kept, failures never hurt pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import sqlite3
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kiosk.db import MIGRATIONS, open_db
+from kiosk.usage import TABLES, Usage, read_counts, snapshot, write_snapshot, write_snapshots
+from tests.conftest import run_kiosk
+
+ROOT = Path(__file__).resolve().parent.parent
+PHONE = {"REMOTE_ADDR": "10.42.0.23"}
+SCREEN = {"REMOTE_ADDR": "127.0.0.1"}
+
+
+def documented_schema() -> set[tuple[str, str]]:
+    doc = (ROOT / "docs" / "usage.md").read_text()
+    return set(re.findall(r"^\| (\w+) \| (\w+) \| .+\|$", doc, re.M)) - {("table", "column")}
+
+
+def test_migrations_apply_to_an_empty_file_and_schema_is_the_documented_list(tmp_path):
+    db = open_db(tmp_path / "usage.db")
+    applied = {row[0] for row in db.execute("SELECT name FROM migrations").fetchall()}
+    assert applied == {m.__name__ for m in MIGRATIONS}
+    actual = {
+        (table, column)
+        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        for column in [c[1] for c in db.execute(f"PRAGMA table_info({table})").fetchall()]
+    }
+    assert actual == documented_schema()
+    for (sql,) in db.execute("SELECT sql FROM sqlite_master WHERE type = 'table'").fetchall():
+        assert "WITHOUT ROWID" in sql
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+    assert open_db(tmp_path / "usage.db") is not None  # re-opening applies nothing twice
+
+
+def counts(usage: Usage) -> dict:
+    usage.flush()
+    return read_counts(usage.path)
+
+
+def only(rows: list[dict], **match) -> dict:
+    found = [r for r in rows if all(r[k] == v for k, v in match.items())]
+    assert len(found) == 1, (match, rows)
+    return found[0]
+
+
+def test_views_languages_visits_and_hours_are_counted(client, usage):
+    today = dt.date.today().isoformat()
+    client.get("/", environ_base=PHONE)
+    client.get("/ne/", environ_base=PHONE)
+    client.get("/ne/guide/passport", environ_base=PHONE)
+    client.get("/ne/guide/passport", environ_base=PHONE)
+    client.get("/ar/guide/passport", environ_base=PHONE)
+    c = counts(usage)
+    assert only(c["guide_day"], guide="passport", lang="ne", channel="phone")["views"] == 2
+    assert only(c["guide_day"], guide="passport", lang="ar")["views"] == 1
+    assert only(c["language_day"], lang="ne")["choices"] == 1  # once per visit
+    assert only(c["language_day"], lang="ar")["choices"] == 1
+    assert only(c["channel_day"], channel="phone") == {
+        "day": today, "channel": "phone", "visits": 1, "pages": 4
+    }  # fmt: skip
+    assert sum(r["pages"] for r in c["hour_day"]) == 4
+    assert all(0 <= r["hour"] <= 23 for r in c["hour_day"])
+
+
+def test_a_new_phone_or_the_screen_back_at_the_start_is_a_new_visit(app, usage):
+    first, second = app.test_client(), app.test_client()
+    first.get("/en/", environ_base=PHONE)
+    first.get("/en/guide/passport", environ_base=PHONE)
+    second.get("/en/", environ_base={"REMOTE_ADDR": "10.42.0.24"})
+    screen = app.test_client()
+    screen.get("/screen/en/", environ_base=SCREEN)
+    screen.get("/screen/", environ_base=SCREEN)  # idle reset lands here: the visit ends
+    screen.get("/screen/ne/", environ_base=SCREEN)
+    c = counts(usage)
+    assert only(c["channel_day"], channel="phone")["visits"] == 2
+    assert only(c["channel_day"], channel="screen")["visits"] == 2
+
+
+def test_visit_cookie_is_random_and_never_stored(client, usage):
+    response = client.get("/en/", environ_base=PHONE)
+    cookie = response.headers["Set-Cookie"]
+    token = re.match(r"visit=([^;]+)", cookie).group(1)
+    assert len(token) >= 20 and "HttpOnly" in cookie and "Expires" not in cookie
+    usage.flush()
+    for path in usage.path.parent.iterdir():
+        assert token.encode() not in path.read_bytes()
+
+
+def test_searches_and_unmet_needs_are_counted_without_what_was_typed(client, usage):
+    client.get("/en/search?q=passport", environ_base=PHONE)
+    for _ in range(usage.k):
+        client.get("/en/search?q=Divorce lawyer", environ_base=PHONE)
+        client.get("/en/search?q=call Ram Bahadur 9841234567", environ_base=PHONE)
+        client.get("/en/search?q=me@example.org", environ_base=PHONE)
+    client.get("/en/search?q=rare word", environ_base=PHONE)
+    c = counts(usage)
+    row = only(c["language_day"], lang="en")
+    assert (row["searches_found"], row["searches_missed"]) == (1, 3 * usage.k + 1)
+    assert [(r["term"], r["searches"]) for r in c["unmet_week"]] == [
+        ("call", usage.k),
+        ("divorce lawyer", usage.k),
+    ]  # "rare word" was seen once: it stays in memory, under k, and never reaches the disk
+    raw = b"".join(p.read_bytes() for p in usage.path.parent.iterdir() if p.is_file())
+    for secret in (b"9841234567", b"Ram", b"Bahadur", b"example.org", b"Divorce", b"rare"):
+        assert secret not in raw
+
+
+def test_helpful_works_without_script_and_is_counted(client, usage):
+    response = client.post(
+        "/ne/guide/passport/helpful", data={"answer": "yes", "channel": "phone"}, environ_base=PHONE
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/ne/guide/passport?thanks=1#helpful"
+    thanks = client.get("/ne/guide/passport?thanks=1", environ_base=PHONE).get_data(as_text=True)
+    assert 'class="thanks"' in thanks and 'name="answer"' not in thanks
+    client.post("/ne/guide/passport/helpful", data={"answer": "no"}, environ_base=PHONE)
+    bad = client.post("/ne/guide/passport/helpful", data={"answer": "maybe"}, environ_base=PHONE)
+    assert bad.status_code == 400
+    assert client.post("/ne/guide/nope/helpful", data={"answer": "yes"}).status_code == 404
+    row = only(counts(usage)["guide_day"], guide="passport", lang="ne")
+    assert (row["helpful_yes"], row["helpful_no"]) == (1, 1)
+
+
+def test_listen_beacons_are_counted(client, usage):
+    for event in ("start", "start", "finish"):
+        r = client.post("/ar/guide/passport/listen", data={"event": event, "channel": "screen"})
+        assert r.status_code == 204
+    row = only(counts(usage)["guide_day"], guide="passport", lang="ar", channel="screen")
+    assert (row["listens_started"], row["listens_finished"]) == (2, 1)
+
+
+def test_counting_costs_microseconds_and_no_io(tmp_path):
+    import time
+
+    usage = Usage(tmp_path / "u.db", start=False)
+    started = time.perf_counter()
+    for _ in range(10_000):
+        usage.count_view("g", "en", "phone")
+    per_call = (time.perf_counter() - started) / 10_000
+    assert not (tmp_path / "u.db").exists()  # nothing touched the disk yet
+    assert per_call < 0.001  # generous: the benchmark prints the real figure
+    usage.close()
+    assert read_counts(tmp_path / "u.db")["guide_day"][0]["views"] == 10_000
+
+
+# ---------------------------------------------------------------- snapshots
+
+KEYS = st.sampled_from(["passport", "help-abroad", "rights"])
+CELL_COUNTS = st.integers(min_value=0, max_value=12)
+
+
+@st.composite
+def raw_tables(draw):
+    day = "2026-11-25"
+    guide_rows = []
+    for guide in ["passport", "help-abroad", "rights"]:
+        for lang in ["en", "ne"]:
+            for channel in ["screen", "phone"]:
+                guide_rows.append(
+                    {"day": day, "guide": guide, "lang": lang, "channel": channel,
+                     **{c: draw(CELL_COUNTS) for c in TABLES["guide_day"][1]}}
+                )  # fmt: skip
+    hours = [{"day": day, "hour": h, "pages": draw(CELL_COUNTS)} for h in range(0, 24, 3)]
+    terms = [
+        {"week": "2026-W48", "lang": "en", "term": t, "searches": draw(CELL_COUNTS)}
+        for t in ("visa", "divorce", "loan")
+    ]
+    return {"guide_day": guide_rows, "hour_day": hours, "unmet_week": terms,
+            "language_day": [], "channel_day": []}  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(tables=raw_tables(), k=st.integers(min_value=2, max_value=8), data=st.data())
+def test_snapshot_never_reveals_a_cell_under_k_directly_or_by_subtraction(tables, k, data):
+    snap = snapshot(tables, "2026-11-25", "kiosk-1", k)
+    published = [
+        value
+        for rows in snap["tables"].values()
+        for row in rows
+        for name, value in row.items()
+        if isinstance(value, int) and name != "hour"
+    ]
+    assert all(value >= k for value in published)
+    # Change any one suppressed cell to any other value under k: nothing published may move.
+    suppressed = [
+        (table, i, column)
+        for table, (_keys, columns) in TABLES.items()
+        for i, row in enumerate(tables[table])
+        for column in columns
+        if row[column] < k
+    ]
+    if suppressed:
+        table, i, column = data.draw(st.sampled_from(suppressed))
+        other = json.loads(json.dumps(tables))
+        other[table][i][column] = data.draw(st.integers(min_value=0, max_value=k - 1))
+        assert snapshot(other, "2026-11-25", "kiosk-1", k) == snap
+
+
+def test_snapshots_are_written_atomically_and_resending_replaces(tmp_path):
+    usage = Usage(tmp_path / "usage.db", start=False)
+    for _ in range(6):
+        usage.count_view("passport", "ne", "phone")
+    usage.count_view("passport", "ar", "phone")  # under k: must not leave the device
+    usage.close()
+    today = dt.date.today()
+    paths = write_snapshots(tmp_path / "usage.db", tmp_path / "outbox", "kiosk-7", 5, today=today)
+    assert [p.name for p in paths] == [
+        f"usage-{(today - dt.timedelta(days=1)).isoformat()}.json",
+        f"usage-{today.isoformat()}.json",
+    ]
+    data = json.loads(paths[1].read_text())
+    assert data["format"] == 1 and data["device"] == "kiosk-7" and data["k"] == 5
+    assert data["tables"]["guide_day"] == [
+        {
+            "day": today.isoformat(),
+            "guide": "passport",
+            "lang": "ne",
+            "channel": "phone",
+            "views": 6,
+        }
+    ]
+    again = write_snapshot(tmp_path / "outbox", data)
+    assert again == paths[1]
+    assert sorted(p.name for p in (tmp_path / "outbox").iterdir()) == sorted(p.name for p in paths)
+
+
+# ---------------------------------------------------------------- when the disk misbehaves
+
+
+@contextmanager
+def tmpfs(path: Path, size: str):
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small filesystem needs root (CI runs as root)")
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+def serve_pages(app) -> list[int]:
+    client = app.test_client()
+    return [
+        client.get(url, environ_base=PHONE).status_code
+        for url in ("/en/", "/en/guide/passport", "/en/search?q=nothing", "/en/help")
+    ]
+
+
+def make_app(device_dir, keypair, usage):
+    from kiosk.web import create_app
+    from tests.conftest import device_settings
+
+    return create_app(device_settings(device_dir, Path(f"{keypair[0]}.pub")), usage=usage)
+
+
+def test_read_only_database_pages_still_served_failure_reported(tmp_path, device_dir, keypair):
+    with tmpfs(tmp_path / "ro", "2m") as folder:
+        earlier = Usage(folder / "usage.db", start=False)
+        earlier.count_view("x", "en", "phone")
+        earlier.close()
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        usage = Usage(folder / "usage.db", start=False)
+        app = make_app(device_dir, keypair, usage)
+        assert serve_pages(app) == [200, 200, 200, 200]
+        assert usage.flush() is False
+        health = usage.health()
+        assert health["failures"] >= 1 and health["waiting"] > 0
+        assert "read-only" in health["last_error"]
+        subprocess.run(["mount", "-o", "remount,rw", str(folder)], check=True)
+        assert usage.flush() is True  # counting resumes: nothing was lost while it waited
+        assert only(read_counts(folder / "usage.db")["guide_day"], guide="passport")["views"] == 1
+        assert usage.health()["last_error"] is None
+        usage.close()
+
+
+def test_full_disk_pages_still_served_failure_reported(tmp_path, device_dir, keypair):
+    with tmpfs(tmp_path / "full", "1m") as folder:
+        usage = Usage(folder / "usage.db", start=False)
+        usage.count_view("x", "en", "phone")
+        assert usage.flush()
+        filler = folder / "filler"
+        try:
+            with filler.open("wb") as fh:
+                while True:
+                    fh.write(b"\0" * 4096)
+                    fh.flush()
+        except OSError:
+            pass  # the disk is full now
+        app = make_app(device_dir, keypair, usage)
+        for _ in range(40):
+            assert serve_pages(app) == [200, 200, 200, 200]
+            for n in range(50):
+                usage.count_search("en", "phone", False, f"term{n} word")
+        assert usage.flush() is False
+        assert "full" in usage.health()["last_error"]
+        filler.unlink()
+        assert usage.flush() is True
+        usage.close()
+
+
+def test_corrupt_database_pages_still_served_failure_reported(tmp_path, device_dir, keypair):
+    db = tmp_path / "usage.db"
+    db.write_bytes(b"this is not a database at all" * 100)
+    usage = Usage(db, start=False)
+    app = make_app(device_dir, keypair, usage)
+    assert serve_pages(app) == [200, 200, 200, 200]
+    assert usage.flush() is False
+    assert "damaged" in usage.health()["last_error"]
+    db.unlink()  # the librarian (or a later tool) replaces it
+    assert usage.flush() is True
+    usage.close()
+
+
+def test_stats_command_summarises_and_exports_csv(tmp_path):
+    usage = Usage(tmp_path / "usage.db", start=False)
+    for _ in range(7):
+        usage.count_view("passport", "ne", "phone")
+        usage.count_search("es", "phone", False, "divorcio")
+    usage.count_search("es", "phone", False, "rarísimo")
+    usage.count_helpful("passport", "ne", "phone", True)
+    usage.count_visit("screen")
+    usage.close()
+    env = {"KIOSK_DATA_DIR": str(tmp_path), "KIOSK_DEVICE_NAME": "kiosk-3"}
+    out = run_kiosk("stats", "--days", "3", env=env)
+    assert out.returncode == 0, out.stderr
+    assert "top guides: passport 7" in out.stdout
+    assert "'divorcio' [es] 7" in out.stdout
+    assert "1 yes, 0 no (100% helpful)" in out.stdout
+    csv = run_kiosk("stats", "--csv", env=env).stdout.splitlines()
+    assert csv[0] == "table,period,guide,lang,channel,hour,term,measure,count"
+    assert f"guide_day,{dt.date.today().isoformat()},passport,ne,phone,,,views,7" in csv
+    snap = run_kiosk("stats", "--snapshots", "--days", "1", env=env)
+    assert snap.returncode == 0 and (tmp_path / "outbox" / f"usage-{dt.date.today()}.json").exists()
+    empty = run_kiosk("stats", env={"KIOSK_DATA_DIR": str(tmp_path / "nothing")})
+    assert "Nothing has been counted yet" in empty.stdout
+
+
+def test_integrity_of_a_fresh_database(tmp_path):
+    usage = Usage(tmp_path / "u.db", start=False)
+    usage.count_page("phone")
+    usage.close()
+    con = sqlite3.connect(tmp_path / "u.db")
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    con.close()

@@ -144,6 +144,26 @@ def stats(settings: Settings, days: int, as_csv: bool, snapshots: bool) -> None:
 
 
 @main.group(cls=KioskGroup)
+def admin() -> None:
+    """The librarian's page: its password."""
+
+
+@admin.command("set-password")
+@click.password_option(
+    "--password",
+    prompt="New password for the librarian's page (at least 12 characters)",
+    help="The password (asked for, twice, when not given).",
+)
+@pass_settings
+def set_password(settings: Settings, password: str) -> None:
+    """Set the librarian's password (there is no default one)."""
+    from kiosk.admin import Auth
+
+    Auth(settings.data_dir).set_password(password)
+    click.echo("The password is set. Sign in as 'librarian' on the kiosk's screen.")
+
+
+@main.group(cls=KioskGroup)
 def release() -> None:
     """Build, check and install signed content releases."""
 

@@ -115,6 +115,24 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
+        "language_order",
+        [],
+        "Touchscreen: language tags in the order the language choice shows them (the rest "
+        "follow in the release's order).",
+        list,
+    ),
+    Setting(
+        "admin_over_hotspot",
+        False,
+        "Allow the librarian's page from phones on the hotspot. Off: open Wi-Fi carries the "
+        "password in clear, so only the kiosk's own screen may sign in.",
+        bool,
+    ),
+    Setting("admin_idle_minutes", 15, "Minutes after which a quiet librarian is signed out.", int),
+    Setting(
+        "usb_path", "/media/usb", "Where a USB stick is mounted, offered on the librarian's page."
+    ),
+    Setting(
         "online_minutes",
         30,
         "Captive portal: minutes a phone that pressed Continue is told it is online, so it "
@@ -217,4 +235,50 @@ def load_settings(
         if setting.env in env:
             values[setting.name] = _coerce(setting, env[setting.env], setting.env)
 
+    data_dir = overrides.get("data_dir") or values["data_dir"]
+    for name, value in read_device_settings(data_dir).items():
+        values[name] = _coerce(BY_NAME[name], value, DEVICE_SETTINGS_FILE)
+
     return Settings(values).replace(**overrides)
+
+
+# What the librarian may change on the admin page; saved in the data folder, applied last.
+LIBRARIAN_SETTINGS = ("wifi_ssid", "idle_seconds", "language_order", "k_anonymity",
+                      "admin_over_hotspot")  # fmt: skip
+DEVICE_SETTINGS_FILE = "device-settings.json"
+
+
+def read_device_settings(data_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The librarian's choices (unknown or broken entries are ignored, never fatal)."""
+    import json
+
+    try:
+        data = json.loads((Path(data_dir) / DEVICE_SETTINGS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    out = {}
+    for name in LIBRARIAN_SETTINGS:
+        if name in data:
+            try:
+                out[name] = _coerce(BY_NAME[name], data[name], DEVICE_SETTINGS_FILE)
+            except SettingsError:
+                continue
+    return out
+
+
+def write_device_settings(data_dir: str | os.PathLike[str], changes: dict[str, Any]) -> None:
+    """Save the librarian's choices atomically (temporary file, fsync, rename)."""
+    import json
+
+    folder = Path(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    current = read_device_settings(folder)
+    current.update({k: v for k, v in changes.items() if k in LIBRARIAN_SETTINGS})
+    tmp = folder / f".{DEVICE_SETTINGS_FILE}.tmp"
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(current, fh, ensure_ascii=False, indent=1, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, folder / DEVICE_SETTINGS_FILE)

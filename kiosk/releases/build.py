@@ -228,7 +228,9 @@ def _build_into(root: Path, content: Content, speaker: Speaker, workers, say) ->
         words["language_name"] = lang.name
         for word_key, text in sorted(words.items()):
             recording = content.ui_recordings.get((lang.tag, word_key))
-            if PLACEHOLDER.search(text) or not (voices[lang.tag] or recording):
+            if word_key.startswith("admin.") or PLACEHOLDER.search(text):
+                continue  # the librarian reads these; "{query}" cannot be said in advance
+            if not (voices[lang.tag] or recording):
                 continue
             mp3 = f"audio/ui/{lang.tag}/{word_key}.mp3"
 

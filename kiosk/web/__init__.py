@@ -34,10 +34,11 @@ def create_app(
     # Werkzeug's request log would write client addresses; nothing here may.
     logging.getLogger("werkzeug").disabled = True
 
-    from kiosk.web import captive, counting, http, pages
+    from kiosk.web import admin, captive, counting, http, pages
 
     http.install(app)
     captive.install(app)
+    admin.install(app)
     pages.install(app)
     counting.install(app, usage, settings.visit_minutes)
     return app

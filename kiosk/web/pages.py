@@ -118,7 +118,8 @@ def cached(view):
     @wraps(view)
     def wrapper(**kwargs):
         release = _release()
-        key = (request.blueprint, request.path, request.args.get("thanks") == "1")
+        # Notices come and go by date, so a page is kept for the day it was drawn on.
+        key = (request.blueprint, request.path, request.args.get("thanks") == "1", dt.date.today())
         html = release.pages.get(key)
         if html is None:
             html = view(**kwargs)
@@ -133,7 +134,13 @@ def cached(view):
 @cached
 def languages():
     release = _release()
-    return render_template("languages.html", **_context(release, None))
+    ordered = list(release.languages.values())
+    if g.channel == "screen":
+        order = [t for t in settings().language_order if t in release.languages]
+        ordered = [release.languages[t] for t in order] + [
+            lang for lang in ordered if lang["tag"] not in order
+        ]
+    return render_template("languages.html", **_context(release, None, ordered=ordered))
 
 
 @site.get("/<lang>/")
@@ -149,7 +156,14 @@ def home(lang: str):
         placed.update(g_.id for g_ in guides)
         if guides:
             groups.append((step, guides))
-    return render_template("home.html", **_context(release, lang, groups=groups))
+    from kiosk.web.admin import notice_duration
+
+    notices = []
+    for n in current_app.extensions["kiosk.auth"].notices(dt.date.today()):
+        if n["lang"] == lang:
+            ms = notice_duration(settings().data_dir, n["id"])
+            notices.append({**n, "audio": ms is not None, "audio_ms": ms or 0})
+    return render_template("home.html", **_context(release, lang, groups=groups, notices=notices))
 
 
 @site.get("/<lang>/guide/<gid>")
@@ -336,5 +350,5 @@ def install(app: Flask) -> None:
     app.register_blueprint(site, name="screen", url_prefix="/screen")
     app.add_url_rule("/media/<int:version>/<path:rel>", "media", media)
     app.add_url_rule("/static/<version>/<name>", "static_file", static_file)
-    for status in (400, 404, 405, 413, 414, 431, 503):
+    for status in (400, 403, 404, 405, 413, 414, 431, 500, 503):
         app.register_error_handler(status, lambda exc, status=status: _error_page(status))

@@ -1,0 +1,508 @@
+"""The librarian's page: signed in on the kiosk's own screen (or, if allowed, from a phone).
+
+Sessions live in memory only; the session id is renewed at sign-in and forgotten at sign-out
+or after ``admin_idle_minutes``. Every POST carries the session's CSRF token and, when the
+browser says where it comes from, must come from this kiosk (Origin). Every response is
+no-store. From the hotspot, every admin URL is a 404 unless ``admin_over_hotspot`` is on.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hmac
+import io
+import re
+import secrets
+import threading
+import time
+import tomllib
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+
+from kiosk.admin import MIN_PASSWORD, AdminSession, Auth, Throttled
+from kiosk.config import write_device_settings
+from kiosk.device import health
+from kiosk.errors import KioskError
+from kiosk.library import Release
+from kiosk.releases.install import ReleaseStore
+from kiosk.releases.manifest import load_public_key
+from kiosk.stats import csv_rows, totals
+
+COOKIE = "admin"
+LOOPBACK = {"127.0.0.1", "::1"}
+MAX_NOTICE = 1000
+PERIODS = {"today": 1, "week": 7, "month": 30}
+STARTED = time.monotonic()
+
+admin = Blueprint("admin", __name__, url_prefix="/admin")
+FALLBACK_WORDS = tomllib.loads(
+    (Path(__file__).with_name("admin_words.toml")).read_text(encoding="utf-8")
+)["admin"]
+
+
+class Sessions:
+    def __init__(self, idle_minutes: int) -> None:
+        self.idle = idle_minutes * 60
+        self._items: dict[str, tuple[AdminSession, bool, str]] = {}
+        self._lock = threading.Lock()
+
+    def new(self, signed_in: bool, lang: str) -> AdminSession:
+        session = AdminSession(
+            secrets.token_urlsafe(32), secrets.token_urlsafe(32), time.monotonic()
+        )
+        with self._lock:
+            self._items[session.token] = (session, signed_in, lang)
+        return session
+
+    def get(self, token: str | None) -> tuple[AdminSession, bool, str] | None:
+        with self._lock:
+            item = self._items.get(token or "")
+            if item is None:
+                return None
+            if time.monotonic() - item[0].last_seen > self.idle:
+                del self._items[item[0].token]
+                return None
+            item[0].last_seen = time.monotonic()
+            return item
+
+    def set_lang(self, token: str, lang: str) -> None:
+        with self._lock:
+            if token in self._items:
+                session, signed_in, _ = self._items[token]
+                self._items[token] = (session, signed_in, lang)
+
+    def end(self, token: str | None) -> None:
+        with self._lock:
+            self._items.pop(token or "", None)
+
+
+def _settings():
+    return current_app.extensions["kiosk.settings"]
+
+
+def _auth() -> Auth:
+    return current_app.extensions["kiosk.auth"]
+
+
+def _sessions() -> Sessions:
+    return current_app.extensions["kiosk.admin_sessions"]
+
+
+def _source() -> str:
+    return "screen" if request.remote_addr in LOOPBACK else "hotspot"
+
+
+@admin.before_request
+def guard():
+    g.channel = "screen" if _source() == "screen" else "phone"
+    if _source() == "hotspot" and not _settings().admin_over_hotspot:
+        abort(404)
+    g.admin = _sessions().get(request.cookies.get(COOKIE))
+    if request.method == "POST":
+        origin = request.headers.get("Origin")
+        if origin is not None and urlsplit(origin).netloc != request.host:
+            abort(403)
+        sent = request.form.get("csrf", "")
+        if g.admin is None or not hmac.compare_digest(sent.encode(), g.admin[0].csrf.encode()):
+            abort(403)
+
+
+@admin.after_request
+def never_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def _cookie(response: Response, session: AdminSession) -> Response:
+    response.set_cookie(COOKIE, session.token, httponly=True, samesite="Strict", path="/admin")
+    return response
+
+
+def _release() -> Release | None:
+    try:
+        return current_app.extensions["kiosk.library"].release()
+    except KioskError:
+        return None
+
+
+def _page(template: str, status: int = 200, **extra):
+    from kiosk.web.pages import _context
+
+    release = _release()
+    if release is None:
+        return Response("No guides are installed; the librarian's page needs them.", 503)
+    lang = g.admin[2] if g.admin else release.reference
+    ctx = _context(release, lang, **extra)
+    words = ctx["words"]
+    ctx.update(
+        a=lambda key: words.get(f"admin.{key}") or FALLBACK_WORDS.get(key, key),
+        csrf=g.admin[0].csrf if g.admin else "",
+        languages=release.languages,
+    )
+    response = Response(render_template(template, **ctx), status=status, mimetype="text/html")
+    return response
+
+
+def _signed_in() -> bool:
+    return g.admin is not None and g.admin[1]
+
+
+# ---------------------------------------------------------------- sign in and out
+
+
+@admin.get("/")
+def home():
+    if not _signed_in():
+        session = g.admin[0] if g.admin else _sessions().new(False, _lang_choice())
+        if g.admin is None:
+            g.admin = (session, False, _lang_choice())
+        message = request.args.get("m", "")
+        page = _page(
+            "admin/sign_in.html",
+            no_password=not _auth().has_password(),
+            message=message if message in ("wrong", "throttled", "expired") else "",
+        )
+        return _cookie(page, session)
+    return _dashboard()
+
+
+def _lang_choice() -> str:
+    release = _release()
+    lang = request.args.get("lang", "")
+    if release is not None and lang in release.languages:
+        return lang
+    return release.reference if release else "en"
+
+
+@admin.post("/sign-in")
+def sign_in():
+    user = request.form.get("user", "")[:200]
+    password = request.form.get("password", "")[:1000]
+    try:
+        ok = _auth().check(user, password, _source())
+    except Throttled:
+        return redirect(url_for("admin.home", m="throttled"), code=303)
+    if not ok:
+        return redirect(url_for("admin.home", m="wrong"), code=303)
+    lang = g.admin[2]
+    _sessions().end(g.admin[0].token)  # a new id at sign-in: a planted one is worthless
+    session = _sessions().new(True, lang)
+    return _cookie(redirect(url_for("admin.home"), code=303), session)
+
+
+@admin.post("/sign-out")
+def sign_out():
+    _sessions().end(g.admin[0].token)
+    response = redirect(url_for("admin.home"), code=303)
+    response.delete_cookie(COOKIE, path="/admin", httponly=True, samesite="Strict")
+    return response
+
+
+@admin.post("/language")
+def language():
+    release = _release()
+    lang = request.form.get("lang", "")
+    if release is not None and lang in release.languages:
+        _sessions().set_lang(g.admin[0].token, lang)
+    return redirect(url_for("admin.home"), code=303)
+
+
+def _need_sign_in():
+    if not _signed_in():
+        abort(redirect(url_for("admin.home", m="expired"), code=303))
+
+
+# ---------------------------------------------------------------- the dashboard
+
+
+def _dashboard(message: str = "", status: int = 200):
+    settings = _settings()
+    period = request.args.get("period", "today")
+    period = period if period in PERIODS else "today"
+    db = Path(settings.data_dir) / "usage.db"
+    figures = totals(db, PERIODS[period], settings.k_anonymity) if db.exists() else None
+    release = _release()
+    store = ReleaseStore(settings.data_dir)
+    manifest = _manifest_dates(store)
+    usage = current_app.extensions["kiosk.usage"]
+    state = {
+        "release": store.current_version,
+        "created": manifest[0],
+        "expires": manifest[1],
+        "previous": store.previous_version,
+        "disk_free": health.disk_free(settings.data_dir),
+        "temperature": health.cpu_temperature(),
+        "throttled": health.throttled(),
+        "uptime": health.uptime_seconds(),
+        "phones": len(current_app.extensions["kiosk.online"]),
+        "usage": usage.health(),
+        "last_sync": _last_sync(settings.data_dir),
+    }
+    if manifest[0]:
+        state["age_days"] = (dt.date.today() - dt.date.fromisoformat(manifest[0])).days
+    titles = {g_.id: g_.text[release.reference]["title"] for g_ in release.guides}
+    top_guides = (
+        [(titles.get(gid, gid), n) for gid, n in figures["guides"].most_common(9)]
+        if (figures)
+        else []
+    )
+    notices = _auth().notices()
+    return _page(
+        "admin/dashboard.html",
+        status=status,
+        period=period,
+        figures=figures,
+        state=state,
+        notices=notices,
+        settings=settings,
+        message=message,
+        today=dt.date.today(),
+        top_guides=top_guides,
+    )
+
+
+def _manifest_dates(store: ReleaseStore):
+    import json
+
+    try:
+        data = json.loads((store.active() / "manifest.json").read_text())
+        return data["created"][:10], data["expires"][:10]
+    except (KioskError, OSError, ValueError, KeyError):
+        return None, None
+
+
+def _last_sync(data_dir) -> str | None:
+    import json
+
+    try:
+        return json.loads((Path(data_dir) / "sync-state.json").read_text()).get("summary")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+MESSAGES = ("notice_added", "saved")
+
+
+@admin.get("/dashboard")
+def dashboard():
+    _need_sign_in()
+    message = request.args.get("m", "")
+    return _dashboard(message=message if message in MESSAGES else "")
+
+
+# ---------------------------------------------------------------- notices
+
+
+def _clean(text: str, limit: int, newlines: bool) -> str | None:
+    """Text a librarian typed, or None when it cannot be used (control characters, size)."""
+    text = text.replace("\r\n", "\n").strip()
+    allowed = "\n" if newlines else ""
+    if not text or len(text) > limit or any(ord(c) < 32 and c not in allowed for c in text):
+        return None
+    return text
+
+
+@admin.post("/notices")
+def add_notice():
+    _need_sign_in()
+    release = _release()
+    text = _clean(request.form.get("text", ""), MAX_NOTICE, newlines=True)
+    lang = request.form.get("lang", "")
+    try:
+        start = dt.date.fromisoformat(request.form.get("start", ""))
+        end = dt.date.fromisoformat(request.form.get("end", ""))
+    except ValueError:
+        start = end = None
+    if text is None or lang not in release.languages or not start or not end or end < start:
+        return _dashboard(message="notice_invalid", status=400)
+    notice_id = _auth().add_notice(lang, text, start, end)
+    _speak_notice(notice_id, lang, text, release)
+    _bump()
+    return redirect(url_for("admin.dashboard", m="notice_added"), code=303)
+
+
+def _speak_notice(notice_id: int, lang: str, text: str, release: Release) -> None:
+    """Read the notice aloud once, with the device's own voice, into an MP3 beside it."""
+    from kiosk.speech import Segment, Speaker
+    from kiosk.text import split_sentences
+
+    voice = release.languages[lang].get("voice")
+    if not voice:
+        return
+    settings = _settings()
+    folder = Path(settings.data_dir) / "notices"
+    try:
+        speaker = Speaker(folder / "cache", rate=settings.speech_rate, pitch=settings.speech_pitch)
+        sentences = tuple(split_sentences(text.replace("\n", " "))) or (text,)
+        track = speaker.render([Segment(sentences)], voice, folder / f"{notice_id}.mp3")
+        (folder / f"{notice_id}.json").write_text(f'{{"duration_ms": {track.duration_ms}}}')
+    except KioskError:
+        pass  # the notice still shows as text
+
+
+def notice_duration(data_dir, notice_id: int) -> int | None:
+    """How long a notice's recording is, in ms, or None when it has none."""
+    import json
+
+    try:
+        path = Path(data_dir) / "notices" / f"{notice_id}.json"
+        return int(json.loads(path.read_text())["duration_ms"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+@admin.post("/notices/<int:notice_id>/remove")
+def remove_notice(notice_id: int):
+    _need_sign_in()
+    _auth().remove_notice(notice_id)
+    for suffix in (".mp3", ".json"):
+        (Path(_settings().data_dir) / "notices" / f"{notice_id}{suffix}").unlink(missing_ok=True)
+    _bump()
+    return redirect(url_for("admin.dashboard"), code=303)
+
+
+def _bump() -> None:
+    """Notices or settings changed: pages kept with the release must be drawn again."""
+    release = _release()
+    if release is not None:
+        release.pages.clear()
+
+
+# ---------------------------------------------------------------- releases and figures
+
+
+@admin.post("/usb-install")
+def usb_install():
+    _need_sign_in()
+    settings = _settings()
+    path = Path(request.form.get("path") or settings.usb_path)
+    source = path if (path / "manifest.json").exists() else path / "release"
+    try:
+        trusted = [load_public_key(p) for p in settings.trusted_keys]
+        manifest = ReleaseStore(settings.data_dir).install(source, trusted)
+    except KioskError as exc:
+        return _dashboard(message=exc.message, status=400)
+    return _dashboard(message=f"installed:{manifest.version}")
+
+
+@admin.post("/rollback")
+def rollback():
+    _need_sign_in()
+    settings = _settings()
+    try:
+        trusted = [load_public_key(p) for p in settings.trusted_keys]
+        ReleaseStore(settings.data_dir).rollback(trusted)
+    except KioskError as exc:
+        return _dashboard(message=exc.message, status=400)
+    return _dashboard(message="rolled_back")
+
+
+def _csv_bytes() -> bytes:
+    db = Path(_settings().data_dir) / "usage.db"
+    out = io.StringIO()
+    writer = csv.writer(out)
+    if db.exists():
+        for row in csv_rows(db, 366):
+            writer.writerow(row)
+    return out.getvalue().encode("utf-8")
+
+
+@admin.get("/export.csv")
+def export():
+    _need_sign_in()
+    name = f"usage-{_safe(_settings().device_name)}-{dt.date.today().isoformat()}.csv"
+    return send_file(
+        io.BytesIO(_csv_bytes()), mimetype="text/csv", as_attachment=True, download_name=name
+    )
+
+
+@admin.post("/export-to-stick")
+def export_to_stick():
+    _need_sign_in()
+    settings = _settings()
+    folder = Path(request.form.get("path") or settings.usb_path)
+    name = f"usage-{_safe(settings.device_name)}-{dt.date.today().isoformat()}.csv"
+    try:
+        (folder / name).write_bytes(_csv_bytes())
+    except OSError:
+        return _dashboard(message="usb_missing", status=400)
+    return _dashboard(message="exported")
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", name)[:40] or "kiosk"
+
+
+# ---------------------------------------------------------------- settings
+
+
+@admin.post("/settings")
+def save_settings():
+    _need_sign_in()
+    release = _release()
+    form = request.form
+    ssid = _clean(form.get("wifi_ssid", ""), 32, newlines=False)
+    try:
+        idle = int(form.get("idle_seconds", ""))
+        k = int(form.get("k_anonymity", ""))
+    except ValueError:
+        idle = k = -1
+    order = [t for t in form.get("language_order", "").replace(",", " ").split() if t]
+    if (
+        ssid is None
+        or not 15 <= idle <= 3600
+        or not 2 <= k <= 100
+        or len(order) != len(set(order))
+        or any(t not in release.languages for t in order)
+    ):
+        return _dashboard(message="invalid_setting", status=400)
+    changes = {
+        "wifi_ssid": ssid,
+        "idle_seconds": idle,
+        "k_anonymity": k,
+        "language_order": order,
+        "admin_over_hotspot": form.get("admin_over_hotspot") == "on",
+    }
+    settings = _settings()
+    write_device_settings(settings.data_dir, changes)
+    current_app.extensions["kiosk.settings"] = settings.replace(**changes)
+    current_app.extensions["kiosk.usage"].k = k
+    _bump()
+    return redirect(url_for("admin.dashboard", m="saved"), code=303)
+
+
+# ---------------------------------------------------------------- the public side
+
+
+def notice_audio(notice_id: int):
+    path = Path(_settings().data_dir) / "notices" / f"{notice_id}.mp3"
+    if not path.is_file():
+        abort(404)
+    return send_file(path, mimetype="audio/mpeg", conditional=True, max_age=300)
+
+
+def install(app: Flask) -> None:
+    settings = app.extensions["kiosk.settings"]
+    app.extensions["kiosk.auth"] = Auth(settings.data_dir)
+    app.extensions["kiosk.admin_sessions"] = Sessions(settings.admin_idle_minutes)
+    app.register_blueprint(admin)
+    app.add_url_rule("/notice/<int:notice_id>.mp3", "notice_audio", notice_audio)
+
+
+__all__ = ["MIN_PASSWORD", "install"]

@@ -92,8 +92,10 @@ def summary(db: Path, days: int, k: int) -> str:
 
 def csv_rows(db: Path, days: int):
     """One row per counter: table, day or week, guide, lang, channel, hour, term, measure, n."""
-    counts = read_counts(db, since=_since(days))
     yield ["table", "period", "guide", "lang", "channel", "hour", "term", "measure", "count"]
+    if not db.exists():
+        return
+    counts = read_counts(db, since=_since(days))
     for table, (_keys, columns) in TABLES.items():
         for row in counts[table]:
             for column in columns:

@@ -235,7 +235,7 @@ def _dashboard(message: str = "", status: int = 200):
     settings = _settings()
     period = request.args.get("period", "today")
     period = period if period in PERIODS else "today"
-    db = Path(settings.data_dir) / "usage.db"
+    db = current_app.extensions["kiosk.usage"].path
     figures = totals(db, PERIODS[period], settings.k_anonymity) if db.exists() else None
     release = _release()
     store = ReleaseStore(settings.data_dir)
@@ -414,12 +414,11 @@ def rollback():
 
 
 def _csv_bytes() -> bytes:
-    db = Path(_settings().data_dir) / "usage.db"
+    db = current_app.extensions["kiosk.usage"].path
     out = io.StringIO()
     writer = csv.writer(out)
-    if db.exists():
-        for row in csv_rows(db, 366):
-            writer.writerow(row)
+    for row in csv_rows(db, 366):
+        writer.writerow(row)
     return out.getvalue().encode("utf-8")
 
 

@@ -1,0 +1,391 @@
+"""The librarian's page: sign-in, throttle, sessions, CSRF, headers, hostile input, actions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kiosk.admin import Auth
+from kiosk.cli import main
+from kiosk.web import create_app
+from tests.conftest import device_settings, make_release
+
+SCREEN = {"REMOTE_ADDR": "127.0.0.1"}
+PHONE = {"REMOTE_ADDR": "10.42.0.23"}
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def device(tmp_path, fixture_release, keypair):
+    from kiosk.releases.install import ReleaseStore
+
+    data = tmp_path / "device"
+    ReleaseStore(data).install(fixture_release, [keypair[1]])
+    Auth(data).set_password(PASSWORD)
+    return data
+
+
+def new_app(device, keypair, usage, **extra):
+    return create_app(device_settings(device, Path(f"{keypair[0]}.pub"), **extra), usage=usage)
+
+
+@pytest.fixture
+def admin_app(device, keypair, usage):
+    return new_app(device, keypair, usage)
+
+
+def csrf_of(client, env=SCREEN) -> str:
+    page = client.get("/admin/", environ_base=env).get_data(as_text=True)
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+def sign_in(client, env=SCREEN, password=PASSWORD, user="librarian"):
+    token = csrf_of(client, env)
+    return client.post(
+        "/admin/sign-in",
+        data={"csrf": token, "user": user, "password": password},
+        environ_base=env,
+    )
+
+
+def signed_in(admin_app, env=SCREEN):
+    client = admin_app.test_client()
+    assert sign_in(client, env).status_code == 303
+    page = client.get("/admin/dashboard", environ_base=env)
+    assert page.status_code == 200
+    token = re.search(r'name="csrf" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    return client, token
+
+
+def test_set_password_needs_twelve_characters_and_stores_only_an_argon2id_hash(tmp_path):
+    runner = CliRunner()
+    short = runner.invoke(main, ["--data-dir", str(tmp_path), "admin", "set-password"],
+                          input="short\nshort\n")  # fmt: skip
+    assert short.exit_code == 1 and "at least 12 characters" in short.output
+    ok = runner.invoke(main, ["--data-dir", str(tmp_path), "admin", "set-password"],
+                       input=f"{PASSWORD}\n{PASSWORD}\n")  # fmt: skip
+    assert ok.exit_code == 0, ok.output
+    stored = (tmp_path / "admin.json").read_text()
+    assert PASSWORD not in stored and json.loads(stored)["hash"].startswith("$argon2id$")
+    assert (tmp_path / "admin.json").stat().st_mode & 0o077 == 0
+
+
+def test_no_password_says_how_to_set_one(tmp_path, fixture_release, keypair, usage):
+    from kiosk.releases.install import ReleaseStore
+
+    ReleaseStore(tmp_path / "d").install(fixture_release, [keypair[1]])
+    page = new_app(tmp_path / "d", keypair, usage).test_client().get("/admin/", environ_base=SCREEN)
+    assert "kiosk admin set-password" in page.get_data(as_text=True)
+    assert (
+        not sign_in(new_app(tmp_path / "d", keypair, usage).test_client())
+        .headers["Location"]
+        .endswith("/admin/")
+    )
+
+
+def test_sign_in_works_and_wrong_name_or_password_look_the_same(admin_app):
+    client = admin_app.test_client()
+    wrong_password = sign_in(client, password="not the password")
+    wrong_user = sign_in(client, user="someone")
+    assert wrong_password.headers["Location"] == wrong_user.headers["Location"] == "/admin/?m=wrong"
+    assert sign_in(client).headers["Location"] == "/admin/"
+    assert "admin.sign_out" not in client.get("/admin/", environ_base=SCREEN).get_data(as_text=True)
+    assert 'action="/admin/sign-out"' in client.get("/admin/", environ_base=SCREEN).get_data(
+        as_text=True
+    )
+
+
+def test_101_wrong_passwords_are_refused_the_screen_still_gets_in_and_it_survives_restart(
+    device, keypair, usage
+):
+    app = new_app(device, keypair, usage, admin_over_hotspot=True)
+    attacker = app.test_client()
+    for _ in range(100):
+        assert sign_in(attacker, PHONE, password="guess").headers["Location"].endswith("m=wrong")
+    refused = sign_in(attacker, PHONE, password="guess")
+    assert refused.headers["Location"].endswith("m=throttled")
+    right = sign_in(attacker, PHONE)  # even the right password: the hour is used up
+    assert right.headers["Location"].endswith("m=throttled")
+    assert sign_in(app.test_client(), SCREEN).headers["Location"] == "/admin/"
+    restarted = new_app(device, keypair, usage, admin_over_hotspot=True)
+    assert sign_in(restarted.test_client(), PHONE).headers["Location"].endswith("m=throttled")
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=61)
+    assert Auth(device).failures("hotspot", later) == 0
+
+
+def test_session_id_is_renewed_at_sign_in(admin_app):
+    client = admin_app.test_client()
+    before = client.get("/admin/", environ_base=SCREEN).headers["Set-Cookie"]
+    planted = re.match(r"admin=([^;]+)", before).group(1)
+    response = sign_in(client)
+    after = re.match(r"admin=([^;]+)", response.headers["Set-Cookie"]).group(1)
+    assert after != planted
+    fixed = admin_app.test_client()
+    fixed.set_cookie("admin", planted, path="/admin")
+    assert fixed.get("/admin/dashboard", environ_base=SCREEN).status_code == 303
+
+
+def test_sign_out_ends_the_session_for_good(admin_app):
+    client, token = signed_in(admin_app)
+    cookie = client.get_cookie("admin", path="/admin").value
+    assert (
+        client.post("/admin/sign-out", data={"csrf": token}, environ_base=SCREEN).status_code == 303
+    )
+    replay = admin_app.test_client()
+    replay.set_cookie("admin", cookie, path="/admin")
+    assert replay.get("/admin/dashboard", environ_base=SCREEN).status_code == 303
+    assert (
+        replay.post("/admin/notices", data={"csrf": token}, environ_base=SCREEN).status_code == 403
+    )
+
+
+def test_idle_session_expires(admin_app, monkeypatch):
+    import kiosk.web.admin as admin_module
+
+    client, _ = signed_in(admin_app)
+    real = admin_module.time.monotonic
+    monkeypatch.setattr(admin_module.time, "monotonic", lambda: real() + 16 * 60)
+    response = client.get("/admin/dashboard", environ_base=SCREEN)
+    assert response.status_code == 303 and response.headers["Location"].endswith("m=expired")
+
+
+def test_csrf_missing_wrong_other_session_and_foreign_origin_are_refused(admin_app):
+    client, token = signed_in(admin_app)
+    _other, other_token = signed_in(admin_app)
+    notice = {"text": "Hello", "lang": "en", "start": "2026-01-01", "end": "2030-01-01"}
+    cases = [
+        ({**notice}, {}),
+        ({**notice, "csrf": "wrong"}, {}),
+        ({**notice, "csrf": other_token}, {}),
+        ({**notice, "csrf": token}, {"Origin": "http://evil.example"}),
+    ]
+    for data, headers in cases:
+        response = client.post("/admin/notices", data=data, headers=headers, environ_base=SCREEN)
+        assert response.status_code == 403, (data, headers)
+    ok = client.post("/admin/notices", data={**notice, "csrf": token},
+                     headers={"Origin": "http://localhost"}, environ_base=SCREEN)  # fmt: skip
+    assert ok.status_code == 303
+    assert len(Auth(admin_app.extensions["kiosk.settings"].data_dir).notices()) == 1
+
+
+def test_every_admin_response_carries_the_protective_headers(admin_app):
+    client, token = signed_in(admin_app)
+    responses = [
+        client.get("/admin/", environ_base=SCREEN),
+        client.get("/admin/dashboard?period=week", environ_base=SCREEN),
+        client.get("/admin/export.csv", environ_base=SCREEN),
+        client.post("/admin/notices", data={"csrf": token, "text": ""}, environ_base=SCREEN),
+        client.post("/admin/notices", data={"csrf": "x"}, environ_base=SCREEN),
+        sign_in(admin_app.test_client()),
+    ]
+    for response in responses:
+        csp = response.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["Cache-Control"] == "no-store"
+        for cookie in response.headers.getlist("Set-Cookie"):
+            if cookie.startswith("admin="):
+                assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+
+
+def test_admin_is_a_404_from_the_hotspot_unless_allowed(admin_app, device, keypair, usage):
+    client = admin_app.test_client()
+    for method, url in (("GET", "/admin/"), ("GET", "/admin/dashboard"), ("POST", "/admin/sign-in"),
+                        ("GET", "/admin/export.csv"), ("POST", "/admin/settings")):  # fmt: skip
+        assert client.open(url, method=method, environ_base=PHONE).status_code == 404, url
+    allowed = new_app(device, keypair, usage, admin_over_hotspot=True)
+    assert allowed.test_client().get("/admin/", environ_base=PHONE).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<script>alert(1)</script>",
+        '"><img src=x onerror=alert(1)>',
+        "سيأتي أشخاص عملوا في الخارج يوم الجمعة.",
+        "line one\r\nline two",
+        "सूचना: शुक्रबार ३ बजे भेटघाट।",
+    ],
+)
+def test_notices_are_shown_escaped_and_read_aloud(admin_app, text):
+    client, token = signed_in(admin_app)
+    lang = "ar" if "سي" in text else "ne" if "सू" in text else "en"
+    response = client.post(
+        "/admin/notices",
+        data={
+            "csrf": token,
+            "text": text,
+            "lang": lang,
+            "start": "2020-01-01",
+            "end": "2099-12-31",
+        },
+        environ_base=SCREEN,
+    )
+    assert response.status_code == 303
+    home = admin_app.test_client().get(f"/{lang}/", environ_base=PHONE).get_data(as_text=True)
+    assert "<script>alert" not in home and "<img src=x" not in home
+    expected = text.replace("\r\n", "\n").replace("&", "&amp;").replace("<", "&lt;")
+    expected = expected.replace(">", "&gt;").replace('"', "&#34;")
+    assert expected in home
+    audio = re.search(r'src="(/notice/\d+\.mp3)"', home).group(1)
+    mp3 = admin_app.test_client().get(audio, environ_base=PHONE)
+    assert mp3.status_code == 200 and mp3.mimetype == "audio/mpeg" and len(mp3.get_data()) > 1000
+    mp3.close()
+
+
+def test_a_notice_in_a_text_only_language_has_no_audio_and_old_ones_hide(admin_app):
+    client, token = signed_in(admin_app)
+    for text, start, end in (("Vineri la ora 3", "2020-01-01", "2099-01-01"),
+                             ("Expired notice", "2020-01-01", "2020-01-02")):  # fmt: skip
+        client.post("/admin/notices", data={"csrf": token, "text": text, "lang": "ro",
+                    "start": start, "end": end}, environ_base=SCREEN)  # fmt: skip
+    home = admin_app.test_client().get("/ro/", environ_base=PHONE).get_data(as_text=True)
+    assert "Vineri la ora 3" in home and "Expired notice" not in home
+    assert "/notice/" not in home
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "status"),
+    [
+        ("text", "x" * 1_000_000, 413),
+        ("text", "bad\x00nul", 400),
+        ("text", "x" * 1001, 400),
+        ("start", "2026-13-45", 400),
+        ("lang", "zz", 400),
+    ],
+)
+def test_bad_notice_input_is_refused_clearly(admin_app, field, value, status):
+    client, token = signed_in(admin_app)
+    data = {"csrf": token, "text": "ok", "lang": "en", "start": "2026-01-01", "end": "2026-02-01"}
+    data[field] = value
+    response = client.post("/admin/notices", data=data, environ_base=SCREEN)
+    assert response.status_code == status
+    assert Auth(admin_app.extensions["kiosk.settings"].data_dir).notices() == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("wifi_ssid", "x" * 1_000_000),
+        ("wifi_ssid", "evil\r\nname"),
+        ("wifi_ssid", "nul\x00"),
+        ("wifi_ssid", "x" * 33),
+        ("idle_seconds", "5"),
+        ("idle_seconds", "<script>"),
+        ("k_anonymity", "1"),
+        ("language_order", "en xx"),
+        ("language_order", "en en"),
+    ],
+)
+def test_bad_settings_are_refused_and_nothing_changes(admin_app, field, value):
+    client, token = signed_in(admin_app)
+    data = {"csrf": token, "wifi_ssid": "Library", "idle_seconds": "60", "k_anonymity": "5",
+            "language_order": ""}  # fmt: skip
+    data[field] = value
+    response = client.post("/admin/settings", data=data, environ_base=SCREEN)
+    assert response.status_code in (400, 413)
+    folder = Path(admin_app.extensions["kiosk.settings"].data_dir)
+    assert not (folder / "device-settings.json").exists()
+
+
+def test_settings_are_saved_applied_and_escaped(admin_app, device, keypair, usage):
+    client, token = signed_in(admin_app)
+    ssid = 'Biblioteca "<b>" ñ'
+    response = client.post(
+        "/admin/settings",
+        data={
+            "csrf": token,
+            "wifi_ssid": ssid,
+            "idle_seconds": "45",
+            "k_anonymity": "7",
+            "language_order": "ar ne",
+            "admin_over_hotspot": "on",
+        },
+        environ_base=SCREEN,
+    )
+    assert response.status_code == 303
+    screen = admin_app.test_client()
+    assert 'data-idle="45"' in screen.get("/screen/en/", environ_base=SCREEN).get_data(as_text=True)
+    langs = screen.get("/screen/", environ_base=SCREEN).get_data(as_text=True)
+    langs = langs.split('<ul class="languages">')[1]
+    assert langs.index('lang="ar"') < langs.index('lang="ne"') < langs.index('lang="en"')
+    dashboard = client.get("/admin/dashboard", environ_base=SCREEN).get_data(as_text=True)
+    assert "&lt;b&gt;" in dashboard and "<b>" not in dashboard.split('id="s-ssid"')[1][:200]
+    restarted = new_app(device, keypair, usage)  # the librarian's choices survive a restart
+    assert restarted.extensions["kiosk.settings"].idle_seconds == 45
+    assert restarted.extensions["kiosk.settings"].admin_over_hotspot is True
+
+
+def test_usb_install_rollback_and_export(admin_app, tmp_path, keypair, fixture_release):
+    client, token = signed_in(admin_app)
+    stick = tmp_path / "stick"
+    newer = stick / "release"
+    shutil.copytree(fixture_release, newer)
+    from kiosk.releases.manifest import load_private_key, write_manifest
+
+    now = dt.datetime.now(dt.UTC)
+    write_manifest(newer, 200, now, now + dt.timedelta(days=5), load_private_key(keypair[0]))
+    ok = client.post("/admin/usb-install", data={"csrf": token, "path": str(stick)},
+                     environ_base=SCREEN)  # fmt: skip
+    assert ok.status_code == 200 and "/media/200/" in admin_app.test_client().get(
+        "/en/", environ_base=PHONE
+    ).get_data(as_text=True)
+    again = client.post("/admin/usb-install", data={"csrf": token, "path": str(stick)},
+                        environ_base=SCREEN)  # fmt: skip
+    assert again.status_code == 400 and "not newer" in again.get_data(as_text=True)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    bad = client.post("/admin/usb-install", data={"csrf": token, "path": str(broken)},
+                      environ_base=SCREEN)  # fmt: skip
+    assert bad.status_code == 400 and "no release folder" in bad.get_data(as_text=True).lower()
+    back = client.post("/admin/rollback", data={"csrf": token}, environ_base=SCREEN)
+    assert back.status_code == 200
+    assert "/media/100/" in admin_app.test_client().get("/en/", environ_base=PHONE).get_data(
+        as_text=True
+    )
+    csv = client.get("/admin/export.csv", environ_base=SCREEN)
+    assert csv.mimetype == "text/csv" and csv.get_data(as_text=True).startswith("table,period")
+    assert "attachment" in csv.headers["Content-Disposition"]
+    csv.close()
+    out = client.post("/admin/export-to-stick", data={"csrf": token, "path": str(stick)},
+                      environ_base=SCREEN)  # fmt: skip
+    assert out.status_code == 200 and list(stick.glob("usage-*.csv"))
+
+
+def test_dashboard_shows_usage_health_and_charts(admin_app, usage):
+    for _ in range(3):
+        usage.count_view("passport", "ne", "phone")
+        usage.count_visit("phone")
+    usage.count_helpful("passport", "ne", "phone", True)
+    usage.flush()
+    client, _ = signed_in(admin_app)
+    page = client.get("/admin/dashboard?period=week", environ_base=SCREEN).get_data(as_text=True)
+    assert '<svg class="chart" role="img"' in page
+    assert "<title>Your passport: 3</title>" in page
+    assert "Not available" in page or "°C" in page  # temperature: never a crash
+    assert "Free storage" in page and "GB" in page
+    assert "Counting problems" in page
+
+
+def test_admin_pages_speak_nepali_and_spanish(admin_app):
+    client, token = signed_in(admin_app)
+    client.post("/admin/language", data={"csrf": token, "lang": "ne"}, environ_base=SCREEN)
+    page = client.get("/admin/dashboard", environ_base=SCREEN).get_data(as_text=True)
+    assert '<html lang="ne"' in page and "सूचना" in page
+
+
+def test_admin_words_fallback_matches_the_content(tmp_path):
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    content = tomllib.loads((root / "content/ui/en.toml").read_text())["admin"]
+    fallback = tomllib.loads((root / "kiosk/web/admin_words.toml").read_text())["admin"]
+    assert content == fallback
+    _ = make_release  # keeps the helper import honest for readers of this file

@@ -6,6 +6,7 @@ Run: .venv/bin/python benchmarks/screenshots.py BASE_URL OUT_DIR
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -35,6 +36,17 @@ def main(base: str, out: Path) -> None:
             page = browser.new_page(viewport=viewport, device_scale_factor=1)
             page.goto(base.rstrip("/") + path)
             page.screenshot(path=str(out / f"{name}.png"))
+            page.close()
+        password = os.environ.get("ADMIN_PASSWORD")
+        if password:  # the librarian's page, on the kiosk's own screen
+            page = browser.new_page(viewport={"width": 800, "height": 480})
+            page.goto(base.rstrip("/") + "/admin/")
+            page.screenshot(path=str(out / "screen-admin-sign-in.png"))
+            page.fill("#password", password)
+            with page.expect_navigation():
+                page.click("form.admin-form button")
+            page.set_viewport_size({"width": 800, "height": 1600})
+            page.screenshot(path=str(out / "screen-admin-dashboard.png"))
             page.close()
         browser.close()
 

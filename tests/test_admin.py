@@ -368,7 +368,7 @@ def test_dashboard_shows_usage_health_and_charts(admin_app, usage):
     client, _ = signed_in(admin_app)
     page = client.get("/admin/dashboard?period=week", environ_base=SCREEN).get_data(as_text=True)
     assert '<svg class="chart" role="img"' in page
-    assert "<title>Your passport: 3</title>" in page
+    assert "<title>Your passport: 3</title>" in page and 'aria-label="Your passport: 3"' in page
     assert "Not available" in page or "°C" in page  # temperature: never a crash
     assert "Free storage" in page and "GB" in page
     assert "Counting problems" in page

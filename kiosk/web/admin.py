@@ -257,11 +257,12 @@ def _dashboard(message: str = "", status: int = 200):
     if manifest[0]:
         state["age_days"] = (dt.date.today() - dt.date.fromisoformat(manifest[0])).days
     titles = {g_.id: g_.text[release.reference]["title"] for g_ in release.guides}
-    top_guides = (
-        [(titles.get(gid, gid), n) for gid, n in figures["guides"].most_common(9)]
-        if (figures)
-        else []
-    )
+    top_guides, language_bars, hour_bars = [], [], []
+    if figures:
+        top_guides = [(titles.get(gid, gid), n) for gid, n in figures["guides"].most_common(9)]
+        names = {tag: lang["name"] for tag, lang in release.languages.items()}
+        language_bars = [(names.get(t, t), n) for t, n in figures["languages"].most_common()]
+        hour_bars = [(f"{h:02d}:00", n) for h, n in sorted(figures["hours"].most_common(6))]
     notices = _auth().notices()
     return _page(
         "admin/dashboard.html",
@@ -274,6 +275,8 @@ def _dashboard(message: str = "", status: int = 200):
         message=message,
         today=dt.date.today(),
         top_guides=top_guides,
+        language_bars=language_bars,
+        hour_bars=hour_bars,
     )
 
 

@@ -143,6 +143,116 @@ def stats(settings: Settings, days: int, as_csv: bool, snapshots: bool) -> None:
             click.echo(f"wrote {path}", err=True)
 
 
+@main.command()
+@click.option("--usb", type=click.Path(file_okay=False), help="Sync with a USB stick here.")
+@click.option("--now", is_flag=True, help="Try even while backing off after failures.")
+@pass_settings
+def sync(settings: Settings, usb: str | None, now: bool) -> None:
+    """Fetch new guides and send usage figures: with headquarters, or with a USB stick."""
+    from kiosk import sync as syncing
+
+    trusted = _trusted(settings, ())
+    if usb:
+        message = syncing.sync_usb(settings, trusted, usb)
+        syncing.record(settings.data_dir, True, f"USB: {message}")
+        click.echo(message[0].upper() + message[1:] + ".")
+        return
+    if not settings.hq_host:
+        raise syncing.SyncFailed("No headquarters is set (hq_host); use --usb with a stick.")
+    if not now and not syncing.due(settings.data_dir):
+        click.echo("Headquarters was unreachable a moment ago; waiting before trying again.")
+        return
+    try:
+        message = syncing.sync_over_ssh(settings, trusted, progress=sys.stderr.isatty())
+    except KioskError as exc:
+        state = syncing.record(settings.data_dir, False, exc.message)
+        wait = int(state["next_attempt"] - __import__("time").time())
+        raise syncing.SyncFailed(f"{exc.message} Next try in {wait // 60} minutes.") from None
+    syncing.record(settings.data_dir, True, message)
+    click.echo(message[0].upper() + message[1:] + ".")
+
+
+@main.group(cls=KioskGroup)
+def hq() -> None:
+    """Headquarters: add kiosks, publish releases, take in what kiosks send, report."""
+
+
+hq_root = click.option(
+    "--root", type=click.Path(file_okay=False), default=".", show_default=True,
+    help="Headquarters' sync root (releases/, inbox/, devices/).",
+)  # fmt: skip
+
+
+@hq.command("add-device")
+@click.argument("name")
+@hq_root
+@click.option("--authorized-keys", type=click.Path(dir_okay=False), help="Append the lines here.")
+def hq_add_device(name: str, root: str, authorized_keys: str | None) -> None:
+    """Make a kiosk's SSH keys and print the authorized_keys lines that confine them."""
+    from kiosk.hq import add_device
+
+    lines = add_device(Path(root), name)
+    if authorized_keys:
+        with open(authorized_keys, "a", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+    click.echo("\n".join(lines))
+    click.echo(f"Keys for the kiosk are in {Path(root) / 'devices' / name}.", err=True)
+
+
+@hq.command("publish")
+@click.argument("src", type=click.Path(file_okay=False))
+@click.option("--key", required=True, type=click.Path(dir_okay=False), help="Signing key.")
+@hq_root
+@click.option("--channel", default="stable", show_default=True)
+@click.option("--version", "version", type=int, help="Release number (default: the time).")
+@click.option("--cache", type=click.Path(file_okay=False), help="Speech cache folder.")
+@pass_settings
+def hq_publish(settings, src, key, root, channel, version, cache) -> None:
+    """Build and sign a release from SRC into releases/<channel>/ and make it the latest."""
+    from kiosk.hq import publish
+    from kiosk.speech import Speaker
+
+    speaker = Speaker(cache or settings.speech_cache_dir, rate=settings.speech_rate,
+                      pitch=settings.speech_pitch, bitrate=settings.mp3_bitrate)  # fmt: skip
+    result = publish(src, key, Path(root), channel, speaker, version=version,
+                     progress=lambda m: click.echo(m, err=True))  # fmt: skip
+    click.echo(f"Published release {result.version} on channel {channel}.")
+
+
+@hq.command("ingest")
+@hq_root
+@click.option("--inbox", type=click.Path(file_okay=False), help="Another inbox (a USB stick's).")
+def hq_ingest(root: str, inbox: str | None) -> None:
+    """Take in every kiosk's snapshots and heartbeats (safe to run again and again)."""
+    from kiosk.hq import ingest
+
+    report = ingest(Path(root), Path(inbox) if inbox else None)
+    click.echo(
+        f"{report['ingested']} new or changed snapshot(s), {report['unchanged']} unchanged, "
+        f"{report['heartbeats']} heartbeat(s), {len(report['rejected'])} set aside."
+    )
+    for line in report["rejected"]:
+        click.echo(f"set aside: {line}", err=True)
+
+
+@hq.command("report")
+@hq_root
+def hq_report(root: str) -> None:
+    """Reach so far: visits per kiosk, views per guide and language, kiosks' last word."""
+    from kiosk.hq import reach
+
+    data = reach(Path(root))
+    for device, visits in data["visits"]:
+        click.echo(f"visits  {device:24} {visits}")
+    for guide, lang, views in data["views"]:
+        click.echo(f"views   {guide:16} {lang:6} {views}")
+    for device, beat, received in data["devices"]:
+        info = __import__("json").loads(beat)
+        click.echo(f"kiosk   {device:24} release {info.get('release')} · heard {received[:16]}")
+    for device, name, message in data["rejected"]:
+        click.echo(f"set aside {device}/{name}: {message}")
+
+
 @main.group(cls=KioskGroup)
 def admin() -> None:
     """The librarian's page: its password."""

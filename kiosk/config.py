@@ -132,6 +132,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "usb_path", "/media/usb", "Where a USB stick is mounted, offered on the librarian's page."
     ),
+    Setting("release_channel", "stable", "Which of headquarters' release channels to follow."),
+    Setting("hq_host", "", "Headquarters' sync server (empty: sync by USB stick only)."),
+    Setting("hq_port", 22, "SSH port of headquarters' sync server.", int),
+    Setting("hq_user", "kiosk", "SSH user at headquarters."),
+    Setting(
+        "hq_read_key", "", "This kiosk's SSH key for fetching releases (from kiosk hq add-device)."
+    ),
+    Setting(
+        "hq_write_key", "", "This kiosk's SSH key for sending figures (from kiosk hq add-device)."
+    ),
+    Setting(
+        "hq_known_hosts",
+        "",
+        "known_hosts file holding headquarters' pinned host key; no other key is trusted.",
+    ),
     Setting(
         "online_minutes",
         30,

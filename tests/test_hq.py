@@ -1,0 +1,137 @@
+"""Headquarters' ingest: exact counts whatever order, repetition or damage files arrive with."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+from kiosk.hq import ingest
+from kiosk.usage import Usage, read_counts, snapshot, write_snapshot
+
+
+def device_snapshots(tmp_path: Path, views_by_day: dict[str, int]) -> list[Path]:
+    """Snapshots as a device writes them, one per day, with the given guide views."""
+    files = []
+    for day, views in views_by_day.items():
+        counts = {
+            "guide_day": [{"day": day, "guide": "passport", "lang": "ne", "channel": "phone",
+                           "views": views, "listens_started": 0, "listens_finished": 0,
+                           "helpful_yes": 0, "helpful_no": 0}],
+            "channel_day": [{"day": day, "channel": "phone", "visits": views, "pages": views}],
+            "unmet_week": [{"week": "2026-W47", "lang": "es", "term": "visa", "searches": views}],
+        }  # fmt: skip
+        files.append(write_snapshot(tmp_path / "made", snapshot(counts, day, "kiosk-9", 2)))
+    return files
+
+
+def hq_views(root: Path) -> dict:
+    db = sqlite3.connect(root / "hq.db")
+    try:
+        return dict(db.execute("SELECT day, views FROM guide_day WHERE device = 'k'").fetchall())
+    finally:
+        db.close()
+
+
+def deliver(root: Path, files: list[Path], device: str = "k") -> None:
+    inbox = root / "inbox" / device
+    inbox.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        shutil.copyfile(f, inbox / f.name)
+
+
+DAYS = {"2026-11-16": 5, "2026-11-17": 8, "2026-11-18": 3}
+
+
+def test_same_files_twice_count_once(tmp_path):
+    root = tmp_path / "hq"
+    files = device_snapshots(tmp_path, DAYS)
+    deliver(root, files)
+    assert ingest(root)["ingested"] == 3
+    assert ingest(root) == {"ingested": 0, "unchanged": 3, "rejected": [], "heartbeats": 0}
+    assert hq_views(root) == DAYS
+
+
+def test_reordered_and_replaced_files_leave_the_newest_figures(tmp_path):
+    root = tmp_path / "hq"
+    later = device_snapshots(tmp_path / "later", {"2026-11-17": 12})  # the day, re-sent fuller
+    deliver(root, later)
+    ingest(root)
+    earlier = device_snapshots(tmp_path / "earlier", DAYS)
+    deliver(root, [f for f in earlier if "11-17" not in f.name])  # the other days arrive later
+    ingest(root)
+    assert hq_views(root) == {**DAYS, "2026-11-17": 12}
+    deliver(root, later)  # and once more, unchanged
+    ingest(root)
+    assert hq_views(root) == {**DAYS, "2026-11-17": 12}
+    db = sqlite3.connect(root / "hq.db")
+    # The week's unmet needs come from the newest day (the 18th): the 16th, which arrived after
+    # the 17th, did not overwrite the 17th's view, and the 18th's then replaced it.
+    assert db.execute("SELECT searches FROM unmet_week").fetchone() == (3,)
+    assert db.execute("SELECT day FROM unmet_as_of").fetchone() == ("2026-11-18",)
+    db.close()
+
+
+def test_a_truncated_upload_is_set_aside_and_the_day_keeps_its_last_good_figures(tmp_path):
+    root = tmp_path / "hq"
+    files = device_snapshots(tmp_path, DAYS)
+    deliver(root, files)
+    ingest(root)
+    broken = root / "inbox" / "k" / files[1].name
+    broken.write_bytes(files[1].read_bytes()[:40])
+    report = ingest(root)
+    assert len(report["rejected"]) == 1 and "not readable JSON" in report["rejected"][0]
+    assert hq_views(root) == DAYS
+    assert (root / "rejected" / "k" / files[1].name).exists()
+    deliver(root, [files[1]])  # the next upload repairs it
+    assert ingest(root)["ingested"] == 1 and hq_views(root) == DAYS
+
+
+def test_the_folder_names_the_device_not_the_file(tmp_path):
+    root = tmp_path / "hq"
+    files = device_snapshots(tmp_path, {"2026-11-16": 5})
+    deliver(root, files, device="k")  # the file says kiosk-9; it arrived in k's inbox
+    ingest(root)
+    db = sqlite3.connect(root / "hq.db")
+    assert db.execute("SELECT DISTINCT device FROM guide_day").fetchall() == [("k",)]
+    db.close()
+
+
+def test_hostile_snapshots_are_set_aside(tmp_path):
+    root = tmp_path / "hq"
+    inbox = root / "inbox" / "k"
+    inbox.mkdir(parents=True)
+    good = {"format": 1, "device": "k", "day": "2026-11-16", "week": "2026-W47", "k": 2,
+            "tables": {"guide_day": []}}  # fmt: skip
+    cases = {
+        "usage-2026-11-16.json": {**good, "format": 99},
+        "usage-2026-11-17.json": {**good},  # day inside differs from the name
+        "usage-2026-11-18.json": {**good, "day": "2026-11-18", "tables": {"evil": []}},
+        "usage-2026-11-19.json": {**good, "day": "2026-11-19", "tables": {"guide_day": [
+            {"day": "2026-11-19", "guide": "g", "lang": "en", "channel": "phone", "views": -4}]}},
+    }  # fmt: skip
+    for name, data in cases.items():
+        (inbox / name).write_text(json.dumps(data))
+    (inbox / "usage-2026-11-20.json").write_bytes(b"\xff\xfe not text")
+    report = ingest(root)
+    assert len(report["rejected"]) == 5 and report["ingested"] == 0
+
+
+def test_device_and_headquarters_agree_exactly(tmp_path):
+    usage = Usage(tmp_path / "u.db", start=False)
+    for n in range(30):
+        usage.count_view(f"g{n % 4}", ["en", "ne"][n % 2], "phone")
+        usage.count_visit("phone")
+    usage.close()
+    import datetime as dt
+
+    day = dt.date.today().isoformat()
+    snap = snapshot(read_counts(tmp_path / "u.db"), day, "k", 2)
+    deliver(tmp_path / "hq", [write_snapshot(tmp_path / "out", snap)])
+    ingest(tmp_path / "hq")
+    db = sqlite3.connect(tmp_path / "hq" / "hq.db")
+    at_hq = {(g, lang): v for g, lang, v in db.execute("SELECT guide, lang, views FROM guide_day")}
+    db.close()
+    on_device = {(r["guide"], r["lang"]): r["views"] for r in snap["tables"]["guide_day"]}
+    assert at_hq == on_device and sum(at_hq.values()) == 30

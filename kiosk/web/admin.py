@@ -416,6 +416,37 @@ def rollback():
     return _dashboard(message="rolled_back")
 
 
+_sync_lock = threading.Lock()
+
+
+@admin.post("/sync")
+def sync_now():
+    """Start a sync with headquarters in the background; the page never waits for it."""
+    _need_sign_in()
+    settings = _settings()
+    if not settings.hq_host:
+        return _dashboard(message="no_hq", status=400)
+    if not _sync_lock.acquire(blocking=False):
+        return _dashboard(message="sync_running")
+    trusted = [load_public_key(p) for p in settings.trusted_keys]
+
+    def run() -> None:
+        from kiosk import sync as syncing
+
+        try:
+            message = syncing.sync_over_ssh(settings, trusted)
+            syncing.record(settings.data_dir, True, message)
+        except KioskError as exc:
+            syncing.record(settings.data_dir, False, exc.message)
+        finally:
+            _sync_lock.release()
+
+    thread = threading.Thread(target=run, name="sync-now", daemon=True)
+    current_app.extensions["kiosk.sync_thread"] = thread
+    thread.start()
+    return _dashboard(message="sync_started")
+
+
 def _csv_bytes() -> bytes:
     db = current_app.extensions["kiosk.usage"].path
     out = io.StringIO()

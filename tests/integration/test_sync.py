@@ -198,3 +198,31 @@ def test_usb_stick_round_trip(tmp_path, hq, keypair):
     refused = run_kiosk("sync", "--usb", str(stick), env=fresh)
     assert "refused" in refused.stdout and "does not match its checksum" in refused.stdout
     assert ReleaseStore(tmp_path / "other-village").current_version is None
+
+
+def test_librarian_can_sync_now_without_waiting(tmp_path, hq, keypair, usage):
+    from kiosk.admin import Auth
+    from kiosk.config import load_settings
+    from kiosk.web import create_app
+    from tests.test_admin import PASSWORD, SCREEN, signed_in
+
+    root, server = hq
+    env = device_env(tmp_path, root, server, keypair)
+    data = Path(env["KIOSK_DATA_DIR"])
+    assert run_kiosk("sync", env=env).returncode == 0  # release 100 to start with
+    Auth(data).set_password(PASSWORD)
+    settings = load_settings(environ=env)
+    app = create_app(settings, usage=usage)
+    client, token = signed_in(app)
+    import shutil
+
+    newer = tmp_path / "c"
+    shutil.copytree(FIXTURE_CONTENT, newer)
+    assert run_kiosk("hq", "publish", str(newer), "--key", str(keypair[0]), "--root", str(root),
+                     "--version", "105").returncode == 0  # fmt: skip
+    page = client.post("/admin/sync", data={"csrf": token}, environ_base=SCREEN)
+    assert page.status_code == 200 and "Updating from headquarters" in page.get_data(as_text=True)
+    app.extensions["kiosk.sync_thread"].join(timeout=60)
+    assert ReleaseStore(data).current_version == 105
+    dashboard = client.get("/admin/dashboard", environ_base=SCREEN).get_data(as_text=True)
+    assert "installed release 105" in dashboard

@@ -143,6 +143,12 @@ SETTINGS: tuple[Setting, ...] = (
         "hq_write_key", "", "This kiosk's SSH key for sending figures (from kiosk hq add-device)."
     ),
     Setting(
+        "sync_bwlimit",
+        0,
+        "Most KB per second sync may use (0: no limit), to leave a metered line usable.",
+        int,
+    ),
+    Setting(
         "hq_known_hosts",
         "",
         "known_hosts file holding headquarters' pinned host key; no other key is trusted.",

@@ -221,6 +221,10 @@ def _latest(text: str) -> int:
     return version
 
 
+def _limits(settings) -> list[str]:
+    return [f"--bwlimit={settings.sync_bwlimit}"] if settings.sync_bwlimit > 0 else []
+
+
 def pull(
     conn, known_hosts, settings, trusted: list[PublicKey], root: str = ":", progress=False
 ) -> tuple[int | None, Transfer]:
@@ -242,7 +246,7 @@ def pull(
         return None, transfer
     # Into the same staging folder every time: rsync then sends only what changed.
     transfer += rsync(conn, known_hosts, f"{channel}/{version}/", f"{staging}/", "--delete",
-                      progress=progress)  # fmt: skip
+                      *_limits(settings), progress=progress)  # fmt: skip
     store.install(staging, trusted)
     return version, transfer
 
@@ -251,7 +255,7 @@ def push(conn, known_hosts, settings, target: str = ":", progress=False) -> Tran
     """Send the outbox (snapshots and heartbeat) to this device's inbox."""
     outbox = prepare_outbox(settings)
     return rsync(conn, known_hosts, f"{outbox}/", target if target != ":" else ":./",
-                 "--exclude", ".*", progress=progress)  # fmt: skip
+                 "--exclude", ".*", *_limits(settings), progress=progress)  # fmt: skip
 
 
 def sync_over_ssh(settings, trusted, progress=False) -> str:

@@ -51,6 +51,11 @@ class SshServer:
                     raise RuntimeError((folder / "sshd.log").read_text()) from None
                 time.sleep(0.05)
 
+    def cut(self) -> None:
+        """Drop every open connection too (sshd's per-connection children), then stop."""
+        subprocess.run(["pkill", "-KILL", "-P", str(self.proc.pid)], check=False)
+        self.stop()
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()

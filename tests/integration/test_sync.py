@@ -11,7 +11,7 @@ import pytest
 
 from kiosk.releases.install import ReleaseStore
 from kiosk.usage import Usage
-from tests.conftest import FIXTURE_CONTENT, run_kiosk
+from tests.conftest import FIXTURE_CONTENT, KIOSK, run_kiosk
 from tests.sshd import SshServer
 
 
@@ -226,3 +226,70 @@ def test_librarian_can_sync_now_without_waiting(tmp_path, hq, keypair, usage):
     assert ReleaseStore(data).current_version == 105
     dashboard = client.get("/admin/dashboard", environ_base=SCREEN).get_data(as_text=True)
     assert "installed release 105" in dashboard
+
+
+def test_a_tampered_release_at_headquarters_is_refused(tmp_path, hq, keypair):
+    root, server = hq
+    catalog = root / "releases/stable/100/catalog.json"
+    catalog.write_bytes(catalog.read_bytes().replace(b"Keep", b"Lose", 1))
+    env = device_env(tmp_path, root, server, keypair)
+    result = run_kiosk("sync", env=env)
+    assert result.returncode == 6
+    assert "catalog.json does not match its checksum" in result.stderr
+    assert ReleaseStore(env["KIOSK_DATA_DIR"]).current_version is None
+
+
+@pytest.mark.parametrize("how", ["kill rsync", "stop sshd"])
+def test_a_cut_connection_leaves_the_live_release_and_the_next_sync_resumes(
+    tmp_path, hq, keypair, speech_cache, how
+):
+    import os
+    import signal
+    import time
+
+    root, server = hq
+    env = device_env(tmp_path, root, server, keypair)
+    assert run_kiosk("sync", env=env).returncode == 0
+    content = tmp_path / "content"
+    import shutil
+
+    shutil.copytree(FIXTURE_CONTENT, content)
+    for md in content.glob("guides/*/*.md"):  # change every guide: a big update
+        md.write_text(md.read_text() + "\nOne more sentence here, said slowly and clearly.\n")
+    assert run_kiosk("hq", "publish", str(content), "--key", str(keypair[0]), "--root", str(root),
+                     "--version", "101", "--cache", str(speech_cache)).returncode == 0  # fmt: skip
+    data = Path(env["KIOSK_DATA_DIR"])
+    slow = {**env, "KIOSK_SYNC_BWLIMIT": "4"}  # KB/s: the update takes far longer than 3 s
+    proc = subprocess.Popen(
+        [*KIOSK, "sync", "--now"], env={**os.environ, **slow},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    try:
+        time.sleep(3)
+        assert proc.poll() is None, "the slow sync finished before it could be cut"
+        assert ReleaseStore(data).current_version == 100  # mid-transfer: nothing has changed
+        if how == "kill rsync":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            server.cut()
+    finally:
+        if proc.poll() is None and how == "kill rsync":
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=60)
+    store = ReleaseStore(data)
+    assert store.current_version == 100
+    from kiosk.releases.manifest import load_public_key, verify_release
+
+    verify_release(store.active(), [load_public_key(f"{keypair[0]}.pub")])
+    if how == "stop sshd":
+        lines = server.authorized_keys.read_text()
+        server = SshServer(tmp_path / "sshd-again")
+        server.authorized_keys.write_text(lines)
+        env = device_env(tmp_path, root, server, keypair)
+    try:
+        again = run_kiosk("sync", "--now", env=env)
+        assert again.returncode == 0, again.stderr
+        assert "Installed release 101" in again.stdout
+        assert ReleaseStore(data).current_version == 101
+    finally:
+        server.stop()

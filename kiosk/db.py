@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import sqlite_utils
@@ -77,6 +77,24 @@ def open_db(path: str | os.PathLike[str], readonly: bool = False) -> sqlite_util
     return db
 
 
+@contextlib.contextmanager
+def transaction(db: sqlite_utils.Database, immediate: bool = False) -> Iterator[None]:
+    """One explicit transaction: committed whole, or rolled back keeping the first error.
+
+    Python's sqlite3 would commit DDL at once and SQLite may already have rolled back by
+    itself (a full disk), so the BEGIN is explicit and the ROLLBACK only when still needed.
+    """
+    db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+        raise
+
+
 def migrate(db: sqlite_utils.Database) -> list[str]:
     """Apply every migration not yet applied, each in its own transaction."""
     db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY) WITHOUT ROWID")
@@ -85,16 +103,8 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
     for migration in MIGRATIONS:
         if migration.__name__ in done:
             continue
-        # Python's sqlite3 would commit DDL at once; an explicit BEGIN keeps each migration whole.
-        db.execute("BEGIN")
-        try:
+        with transaction(db):
             migration(db)
             db.execute("INSERT INTO migrations (name) VALUES (?)", [migration.__name__])
-            db.execute("COMMIT")
-        except BaseException:
-            if db.conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    db.execute("ROLLBACK")
-            raise
         applied.append(migration.__name__)
     return applied

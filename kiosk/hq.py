@@ -27,6 +27,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from kiosk.db import transaction
 from kiosk.errors import KioskError
 from kiosk.usage import SNAPSHOT_FORMAT, TABLES
 
@@ -193,8 +194,7 @@ def ingest(root: Path, inbox: Path | None = None) -> dict:
 
 def _replace_day(db, device: str, data: dict, digest: str, name: str) -> None:
     day, week = data["day"], data.get("week", "")
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(db, immediate=True):
         for table, (keys, columns) in TABLES.items():
             rows = data["tables"].get(table, [])
             if table == "unmet_week":
@@ -222,11 +222,6 @@ def _replace_day(db, device: str, data: dict, digest: str, name: str) -> None:
             "sha256 = excluded.sha256, status = 'ok', message = NULL",
             [device, name, digest],
         )
-        db.execute("COMMIT")
-    except BaseException:
-        if db.conn.in_transaction:
-            db.execute("ROLLBACK")
-        raise
 
 
 def _reject(root: Path, db, device: str, path: Path, digest: str, why: str) -> None:

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from kiosk.db import open_db
+from kiosk.db import open_db, transaction
 
 SNAPSHOT_FORMAT = 1
 MAX_PENDING_KEYS = 50_000
@@ -144,8 +144,7 @@ class Usage:
                 return True
             try:
                 db = self._connect()
-                db.execute("BEGIN IMMEDIATE")
-                try:
+                with transaction(db, immediate=True):
                     for (table, key, column), n in sorted(batch.items(), key=repr):
                         keys, _ = TABLES[table]
                         names = ", ".join(keys)
@@ -155,13 +154,6 @@ class Usage:
                             f"ON CONFLICT DO UPDATE SET {column} = {column} + excluded.{column}",
                             [*key, n],
                         )
-                    db.execute("COMMIT")
-                except BaseException:
-                    # SQLite may already have rolled back (disk full): keep the first error.
-                    if db.conn.in_transaction:
-                        with contextlib.suppress(sqlite3.Error):
-                            db.execute("ROLLBACK")
-                    raise
             except (sqlite3.Error, OSError) as exc:
                 self._failed(exc, batch)
                 return False

@@ -28,6 +28,15 @@ SCREEN = {"width": 800, "height": 480}
 LANGS = ("en", "ne", "es", "ar", "ro")
 
 
+def axe_violations(page: Page) -> list[dict]:
+    """Run axe-core on the page as it is now; each violation with up to three elements."""
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => ({id: v.id, nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 3)}))"
+    )
+
+
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as p:
@@ -143,11 +152,7 @@ def test_axe_finds_no_accessibility_violations(browser, sample_server, lang):
     for name, path in PAGE_TYPES:
         page.set_viewport_size(SCREEN if path.startswith("/screen") else PHONE)
         page.goto(sample_server.url + path.format(lang=lang, word=SEARCH_WORD[lang]))
-        page.add_script_tag(path=str(AXE))
-        result = page.evaluate(
-            "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-            ".map(v => ({id: v.id, nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 3)}))"
-        )
+        result = axe_violations(page)
         if result:
             problems[name] = result
     context.close()
@@ -250,11 +255,7 @@ def test_axe_finds_no_violations_on_the_librarians_pages(
                 with page.expect_navigation():
                     page.click("form.admin-form button")
             assert page.locator(f'html[lang="{lang}"]').count() == 1
-            page.add_script_tag(path=str(AXE))
-            found = page.evaluate(
-                "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-                ".map(v => ({id: v.id, nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 3)}))"
-            )
+            found = axe_violations(page)
             if found:
                 problems[name] = found
         context.close()

@@ -154,6 +154,36 @@ SETTINGS: tuple[Setting, ...] = (
         "known_hosts file holding headquarters' pinned host key; no other key is trusted.",
     ),
     Setting(
+        "invite_minutes",
+        10,
+        "Attract screen: minutes between spoken invitations to come and listen (0: never).",
+        int,
+    ),
+    Setting(
+        "quiet_hours",
+        "21-7",
+        "Hours (from-to, 24-hour clock) when the attract screen stays silent.",
+    ),
+    Setting("pin_listen", 17, "GPIO (BCM) of the Listen/Stop button.", int),
+    Setting("pin_next", 27, "GPIO of the Next button.", int),
+    Setting("pin_previous", 22, "GPIO of the Previous button.", int),
+    Setting("pin_language", 23, "GPIO of the Language button.", int),
+    Setting("pin_home", 24, "GPIO of the Home button.", int),
+    Setting(
+        "pin_shutdown",
+        3,
+        "GPIO of the shutdown button (GPIO3 also wakes a halted Pi). Hold it to shut down.",
+        int,
+    ),
+    Setting("pin_listen_light", 12, "GPIO of the light in the Listen button.", int),
+    Setting("pin_status_light", 16, "GPIO of the status light.", int),
+    Setting("pin_motion", 4, "GPIO of the motion sensor (0: none fitted).", int),
+    Setting(
+        "shutdown_command",
+        "systemctl poweroff",
+        "What a long press of the shutdown button runs (a clean shutdown spares the SD card).",
+    ),
+    Setting(
         "online_minutes",
         30,
         "Captive portal: minutes a phone that pressed Continue is told it is online, so it "

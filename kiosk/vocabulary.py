@@ -25,5 +25,6 @@ REQUIRED_UI_KEYS = (
     "not_verified_recently", "example_contact", "all_countries", "country_filter",
     "language_filter", "show", "not_found", "not_found_hint", "open_on_phone", "join_wifi",
     "continue_to_guides", "portal_intro", "text_only", "helpful_question", "yes", "no", "thanks",
+    "welcome",
     *(f"step.{step}" for step in STEPS),
 )  # fmt: skip

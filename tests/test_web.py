@@ -346,3 +346,16 @@ def test_contacts_show_in_the_visitors_language_when_translated(client):
     assert "नेपाल प्रहरी" in text(get(client, "/ne/help"))
     english = text(get(client, "/ar/help"))
     assert "Nepal Police" in english and "नेपाल प्रहरी" not in english  # falls back
+
+
+def test_attract_screen_is_for_the_touchscreen_only(client, app):
+    body = text(get(client, "/screen/attract", SCREEN))
+    assert body.count('class="slide"') == 4 and 'lang="ar" dir="rtl"' in body
+    assert 'data-invite="/media/100/audio/ui/ne/welcome.mp3"' in body
+    assert 'data-quiet="21-7"' in body and 'data-invite-minutes="10"' in body
+    ssid = app.extensions["kiosk.settings"].wifi_ssid
+    svg = segno.make(f"WIFI:S:{ssid};T:nopass;;", error="m").svg_inline(
+        scale=4, dark="#1d3557", border=2
+    )
+    assert svg in body
+    assert get(client, "/attract").status_code == 404

@@ -100,7 +100,7 @@ def install(app: Flask, usage: Usage, visit_minutes: int) -> None:
         channel = getattr(g, "channel", None)
         if channel is None or response.status_code not in (200, 304) or request.method != "GET":
             return response
-        if endpoint.endswith(".languages"):
+        if endpoint.endswith((".languages", ".attract")):
             # The language choice starts afresh: on the touchscreen it is where the idle reset
             # lands, so the visit ends here and the next touch starts a new one.
             if COOKIE in request.cookies:

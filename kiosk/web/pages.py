@@ -143,6 +143,39 @@ def languages():
     return render_template("languages.html", **_context(release, None, ordered=ordered))
 
 
+@site.get("/attract")
+def attract():
+    """While nobody is near (touchscreen): guide titles in each language, the Wi-Fi QR code."""
+    if g.channel != "screen":
+        abort(404)
+    release = _release()
+    slides = [
+        {
+            "lang": tag,
+            "dir": lang["dir"],
+            "name": release.words(tag)["kiosk_name"],
+            "touch": release.words(tag)["welcome"],
+            "join": release.words(tag)["join_wifi"],
+            "titles": [g_.text[tag]["title"] for g_ in release.guides],
+            "invite": (
+                lambda rel: url_for("media", version=release.version, rel=rel) if rel else ""
+            )(release.ui_audio(tag).get("welcome")),
+        }
+        for tag, lang in release.languages.items()
+    ]
+    return render_template(
+        "attract.html",
+        **_context(
+            release,
+            None,
+            slides=slides,
+            wifi_qr=qr_svg(f"WIFI:S:{_wifi_escape(settings().wifi_ssid)};T:nopass;;"),
+            invite_minutes=settings().invite_minutes,
+            quiet_hours=settings().quiet_hours,
+        ),
+    )
+
+
 @site.get("/<lang>/")
 @cached
 def home(lang: str):

@@ -262,3 +262,79 @@ def test_axe_finds_no_violations_on_the_librarians_pages(
         assert not problems, json.dumps(problems, ensure_ascii=False, indent=1)
     finally:
         server.stop()
+
+
+def test_physical_buttons_change_the_open_page_without_a_reload(browser, sample_server, tmp_path):
+    """gpiozero's MockFactory presses real Button objects; their calls reach the real page."""
+    import time
+
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
+
+    from kiosk.config import load_settings
+    from kiosk.device.controls import Controls
+
+    Device.pin_factory = MockFactory()
+    calls: list[str] = []
+    controls = Controls(load_settings(environ={}, data_dir=str(tmp_path)), calls.append)
+    context = browser.new_context(viewport=SCREEN)
+    page = context.new_page()
+
+    def press(name: str) -> None:
+        button = controls.buttons[name]
+        button.pin.drive_low()
+        time.sleep(0.06)
+        button.pin.drive_high()
+        while calls:  # what the display window's evaluate_js would run, in the page
+            page.evaluate(calls.pop(0))
+
+    try:
+        page.goto(sample_server.url + "/screen/")
+        press("next")
+        press("next")
+        expect(page.locator("a.language.chosen")).to_have_attribute("lang", "ne")
+        with page.expect_navigation():
+            press("listen")
+        assert page.url.endswith("/screen/ne/")
+        press("next")
+        expect(page.locator(".tile > a.chosen")).to_have_attribute(
+            "href", "/screen/ne/guide/deciding"
+        )
+        with page.expect_navigation():
+            press("listen")
+        assert page.url.endswith("/screen/ne/guide/deciding")
+        press("listen")  # Listen on a guide reads it aloud, highlighting as it goes
+        expect(page.locator("[data-s].reading").first).to_be_visible(timeout=10_000)
+        press("listen")  # and the same button stops it
+        expect(page.locator("[data-s].reading")).to_have_count(0)
+        with page.expect_navigation():
+            press("next")
+        assert page.url.endswith("/screen/ne/guide/documents")
+        with page.expect_navigation():
+            press("home")
+        assert page.url.endswith("/screen/ne/")
+        with page.expect_navigation():
+            press("language")
+        assert page.url.endswith("/screen/")
+    finally:
+        context.close()
+        controls.close()
+        Device.pin_factory.close()
+        Device.pin_factory = None
+
+
+def test_attract_screen_after_a_quiet_while_and_motion_wakes_it(browser, sample_device, keypair):
+    server = Server(sample_device, Path(f"{keypair[0]}.pub"), KIOSK_IDLE_SECONDS="2")
+    try:
+        context = browser.new_context(viewport=SCREEN)
+        page = context.new_page()
+        page.goto(server.url + "/screen/")
+        page.wait_for_url(server.url + "/screen/attract", timeout=10_000)
+        expect(page.locator(".attract .slide").first).to_be_visible()
+        expect(page.locator(".attract svg")).to_be_visible()  # the Wi-Fi QR code
+        with page.expect_navigation():
+            page.evaluate("window.kiosk.wake()")  # what the motion sensor sends
+        assert page.url == server.url + "/screen/"
+        context.close()
+    finally:
+        server.stop()

@@ -95,6 +95,63 @@
   window.kiosk = { stop: stop, play: play, highlight: highlight, navigate: navigate };
   if (!screen) return;
 
+  // The physical buttons (and the motion sensor) reach the page through these two calls.
+  var chosen = -1;
+  function choices() {
+    return Array.prototype.slice.call(document.querySelectorAll("a.language, .tile > a"));
+  }
+  function say(url, volume) {
+    var voice = new Audio(url);
+    voice.volume = volume || 1;
+    return voice.play().catch(function () {});
+  }
+  window.kiosk.press = function (name) {
+    touched();
+    if (name === "home") {
+      var homeLink = document.querySelector("a.btn.home");
+      navigate(homeLink ? homeLink.href : body.dataset.home);
+      return;
+    }
+    if (name === "language") { navigate(body.dataset.home); return; }
+    if (location.pathname.indexOf("/screen/attract") === 0) { navigate(body.dataset.home); return; }
+    if (document.querySelector(".guide")) {
+      if (name === "listen") {
+        var whole = document.querySelector("button.listen.big");
+        if (active) stop(); else if (whole) play(whole);
+        return;
+      }
+      var link = document.querySelector(name === "next" ? "a[rel=next]" : "a[rel=prev]");
+      if (link) navigate(link.href);
+      return;
+    }
+    var list = choices();
+    if (!list.length) return;
+    if (name === "listen") {
+      if (chosen >= 0) navigate(list[chosen].href);
+      return;
+    }
+    chosen = name === "next" ? (chosen + 1) % list.length : (chosen <= 0 ? list.length - 1 : chosen - 1);
+    list.forEach(function (el) { el.classList.remove("chosen"); });
+    var el = list[chosen];
+    el.classList.add("chosen");
+    el.focus();
+    el.scrollIntoView({ block: "center" });
+    if (el.dataset.say) say(el.dataset.say);
+    else {
+      var titleButton = el.parentElement.querySelector("button.listen");
+      if (titleButton) play(titleButton);
+    }
+  };
+  window.kiosk.wake = function () {
+    touched();
+    if (location.pathname.indexOf("/screen/attract") === 0) navigate(body.dataset.home);
+  };
+  window.kiosk.greet = function (urls) {
+    // Softly, one language after another: the languages used most at this kiosk.
+    var next = function (i) { if (i < urls.length) say(urls[i], 0.4).then(function () { setTimeout(function () { next(i + 1); }, 300); }); };
+    next(0);
+  };
+
   document.querySelectorAll("a[href]").forEach(function (a) {
     if (a.dataset.say || a.getAttribute("href").charAt(0) === "#") return;
     a.addEventListener("click", function (event) { event.preventDefault(); navigate(a.href); });
@@ -124,7 +181,9 @@
   var idleMs = Number(body.dataset.idle || 90) * 1000, timer = 0;
   function reset() {
     stop();
-    location.replace(body.dataset.home);
+    // From a page, back to the language choice; from the language choice, to the attract screen.
+    var home = body.dataset.home;
+    location.replace(location.pathname === home && body.dataset.attract ? body.dataset.attract : home);
   }
   function touched() {
     clearTimeout(timer);
@@ -134,4 +193,27 @@
     document.addEventListener(name, touched, { passive: true });
   });
   touched();
+
+  // The attract screen: one language after another; now and then, a spoken invitation.
+  var slides = document.querySelectorAll(".attract .slide");
+  if (slides.length) {
+    var shown = 0;
+    setInterval(function () {
+      slides[shown].hidden = true;
+      shown = (shown + 1) % slides.length;
+      slides[shown].hidden = false;
+    }, 6000);
+    var box = document.querySelector(".attract");
+    var every = Number(box.dataset.inviteMinutes) * 60000;
+    var quiet = (box.dataset.quiet || "").split("-").map(Number);
+    var silent = function () {
+      var h = new Date().getHours();
+      if (quiet.length !== 2 || isNaN(quiet[0])) return false;
+      return quiet[0] > quiet[1] ? h >= quiet[0] || h < quiet[1] : h >= quiet[0] && h < quiet[1];
+    };
+    if (every > 0) setInterval(function () {
+      var invite = slides[shown].dataset.invite;
+      if (invite && !silent()) say(invite, 0.6);
+    }, every);
+  }
 })();

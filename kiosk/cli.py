@@ -144,6 +144,20 @@ def stats(settings: Settings, days: int, as_csv: bool, snapshots: bool) -> None:
 
 
 @main.command()
+@click.option("--url", help="Page to show (default: this kiosk's touchscreen pages).")
+@pass_settings
+def display(settings: Settings, url: str | None) -> None:
+    """Open the fullscreen touchscreen window (pywebview), with buttons and lights."""
+    import logging
+
+    from kiosk.device.window import display as open_display
+
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    window = open_display(url or f"http://127.0.0.1:{settings.port}/screen/", settings)
+    click.echo(f"Display closed ({window.reloads} reload(s) while it ran).", err=True)
+
+
+@main.command()
 @click.option("--usb", type=click.Path(file_okay=False), help="Sync with a USB stick here.")
 @click.option("--now", is_flag=True, help="Try even while backing off after failures.")
 @pass_settings

@@ -1,0 +1,58 @@
+"""Run `kiosk display` in this process and drive it like a visitor and a failing Pi would.
+
+Started by tests/integration/test_display.py under Xvfb with a window manager. Prints one
+JSON line per observation for the test to read. gpiozero's MockFactory stands in for pins.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+os.environ["GPIOZERO_PIN_FACTORY"] = "mock"
+
+from kiosk.config import load_settings
+from kiosk.device.window import display
+
+
+def say(**data) -> None:
+    print(json.dumps(data), flush=True)
+
+
+def shot(name: str) -> None:
+    subprocess.run(["import", "-window", "root", name], check=True, timeout=30)
+
+
+def scenario(window) -> None:
+    try:
+        say(event="ready", seconds=window.first_page_seconds, url=window.window.get_current_url())
+        time.sleep(2)  # the page is in the DOM; let it be painted
+        shot(sys.argv[2])
+        button = window.controls.buttons["language"]
+        window.run_js("location.replace('/screen/ne/')")
+        time.sleep(2)
+        say(event="navigated", url=window.window.get_current_url())
+        button.pin.drive_low()
+        time.sleep(0.1)
+        button.pin.drive_high()
+        time.sleep(2)
+        say(event="pressed", url=window.window.get_current_url())
+        # The web process dies (out of memory, a WebKit bug): the window must bring it back.
+        subprocess.run(["pkill", "-KILL", "-f", "WebKitWebProcess"], check=False)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and window.reloads == 0:
+            time.sleep(0.2)
+        time.sleep(3)
+        text = window.run_js("document.body ? document.body.innerText.length : 0")
+        say(event="revived", reloads=window.reloads, text=int(text or 0))
+    finally:
+        window.close()
+
+
+if __name__ == "__main__":
+    settings = load_settings(environ={**os.environ, "KIOSK_DATA_DIR": "/nonexistent"})
+    display(sys.argv[1], settings, on_ready=scenario)
+    say(event="closed")

@@ -81,3 +81,22 @@ def test_a_long_press_shuts_down_a_short_one_does_not(controls):
         time.sleep(0.1)
     device.power.pin.drive_high()
     assert (folder / "shut-down").exists()
+
+
+def test_greeting_uses_the_languages_used_most_here(tmp_path, fixture_release, keypair):
+    from kiosk.device.window import greeting_urls
+    from kiosk.releases.install import ReleaseStore
+    from kiosk.usage import Usage
+
+    ReleaseStore(tmp_path).install(fixture_release, [keypair[1]])
+    settings = load_settings(environ={}, data_dir=str(tmp_path))
+    assert greeting_urls(settings) == ["/media/100/audio/ui/en/welcome.mp3"]
+    usage = Usage(tmp_path / "usage.db", start=False)
+    for lang, n in (("ar", 5), ("ne", 3), ("en", 1)):
+        for _ in range(n):
+            usage.count_language(lang, "screen")
+    usage.close()
+    assert greeting_urls(settings) == [
+        "/media/100/audio/ui/ar/welcome.mp3",
+        "/media/100/audio/ui/ne/welcome.mp3",
+    ]

@@ -127,6 +127,31 @@ class Display:
         )
 
 
+def greeting_urls(settings, top: int = 2) -> list[str]:
+    """The spoken welcome in the languages used most at this kiosk this week."""
+    from pathlib import Path
+
+    from kiosk.releases.install import ReleaseStore
+    from kiosk.stats import totals
+
+    data = Path(settings.data_dir)
+    store = ReleaseStore(data)
+    try:
+        catalog = json.loads((store.active() / "catalog.json").read_text(encoding="utf-8"))
+    except Exception:
+        return []
+    langs = []
+    if (data / "usage.db").exists():
+        langs = [lang for lang, _ in totals(data / "usage.db", 7, 1)["languages"].most_common()]
+    langs = list(dict.fromkeys([*langs, catalog["reference"]]))[:top]
+    version = store.current_version
+    return [
+        f"/media/{version}/{catalog['ui_audio'][lang]['welcome']}"
+        for lang in dict.fromkeys(langs)
+        if "welcome" in catalog["ui_audio"].get(lang, {})
+    ]
+
+
 def display(url: str, settings=None, on_ready=None) -> Display:
     """Open the window (blocks until it closes); buttons and lights are wired when present."""
     controls = None
@@ -135,7 +160,12 @@ def display(url: str, settings=None, on_ready=None) -> Display:
         try:
             from kiosk.device.controls import Controls
 
-            controls = Controls(settings, window.run_js)
+            def greet() -> None:
+                window.run_js(
+                    f"window.kiosk && window.kiosk.greet({json.dumps(greeting_urls(settings))})"
+                )
+
+            controls = Controls(settings, window.run_js, greet=greet)
             window.controls = controls
         except Exception as exc:
             log.info("no buttons or lights: %s", exc)

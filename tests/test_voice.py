@@ -1,0 +1,50 @@
+"""Live speech through one pyttsx3 worker (real espeak-ng): requests never overlap or mix."""
+
+from __future__ import annotations
+
+import threading
+import wave
+
+import pytest
+
+from kiosk.device.voice import LiveVoice
+
+
+@pytest.fixture
+def voice():
+    live = LiveVoice()
+    yield live
+    live.close()
+
+
+def seconds(path) -> float:
+    with wave.open(str(path)) as w:
+        return w.getnframes() / w.getframerate()
+
+
+def test_requests_from_many_threads_each_get_their_own_complete_audio(voice, tmp_path):
+    texts = {
+        "short": ("नमस्ते।", "ne"),
+        "long": ("مرحبا بكم في المكتبة. هنا معلومات عن الهجرة الآمنة. المس الشاشة للبدء.", "ar"),
+        "middle": ("Bine ați venit. Atingeți ecranul.", "ro"),
+    }
+    threads = [
+        threading.Thread(target=voice.save, args=(text, lang, tmp_path / f"{name}.wav"))
+        for name, (text, lang) in texts.items()
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    lengths = {name: seconds(tmp_path / f"{name}.wav") for name in texts}
+    # Each file holds its own text: the lengths follow the texts, not the order of requests.
+    assert lengths["short"] < lengths["middle"] < lengths["long"]
+    assert lengths["short"] > 0.3
+
+
+def test_stop_drops_what_is_waiting(voice, tmp_path):
+    first = voice.save("Hello.", "en", tmp_path / "first.wav")
+    assert first.exists()
+    waiting = [voice.say("A long text that nobody will hear. " * 5, "en", 0.0) for _ in range(5)]
+    voice.stop()
+    assert all(event.wait(timeout=30) for event in waiting)

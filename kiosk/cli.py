@@ -176,6 +176,9 @@ def sync(settings: Settings, usb: str | None, now: bool) -> None:
     if not now and not syncing.due(settings.data_dir):
         click.echo("Headquarters was unreachable a moment ago; waiting before trying again.")
         return
+    syncing.write_state(
+        settings.data_dir, {**syncing.read_state(settings.data_dir), "running": True}
+    )
     try:
         message = syncing.sync_over_ssh(settings, trusted, progress=sys.stderr.isatty())
     except KioskError as exc:

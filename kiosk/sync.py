@@ -181,6 +181,7 @@ def read_state(data_dir) -> dict:
 
 def write_state(data_dir, state: dict) -> None:
     path = Path(data_dir) / "sync-state.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(".sync-state.json.tmp")
     tmp.write_text(json.dumps(state, sort_keys=True), encoding="utf-8")
     os.replace(tmp, path)
@@ -198,6 +199,7 @@ def record(data_dir, ok: bool, summary: str, now: float | None = None) -> dict:
     failures = 0 if ok else int(state.get("failures", 0)) + 1
     wait = 0 if ok else min(MAX_BACKOFF, 60 * 2 ** min(failures, 12))
     state.update(
+        running=False,
         ok=ok,
         summary=summary,
         failures=failures,

@@ -42,10 +42,13 @@ def server_ready(url: str, timeout: float = 2.0) -> bool:
 class Display:
     """One fullscreen window and the thread that keeps it alive."""
 
-    def __init__(self, url: str, on_ready: Callable[[Display], object] | None = None) -> None:
+    def __init__(
+        self, url: str, on_ready: Callable[[Display], object] | None = None, settings=None
+    ) -> None:
         import webview
 
         self.url = url
+        self.settings = settings
         self.on_ready = on_ready
         self.reloads = 0
         self.started = time.monotonic()
@@ -99,6 +102,26 @@ class Display:
             if blank >= BLANK_CHECKS:
                 blank = 0
                 self.reload()
+            self._update_lights()
+
+    def _update_lights(self) -> None:
+        """The Listen light: is there something to hear here? The status light: how are we?"""
+        controls = getattr(self, "controls", None)
+        if controls is None:
+            return
+        audible = self.run_js("document.querySelector('button.listen:not([hidden])') ? 1 : 0")
+        controls.audio_available(bool(audible))
+        if self.settings is not None:
+            from kiosk.sync import read_state
+
+            state = read_state(self.settings.data_dir)
+            wanted = (
+                "syncing"
+                if state.get("running")
+                else ("problem" if state.get("ok") is False else "ok")
+            )
+            if controls.status.state != wanted:
+                controls.status.show(wanted)
 
     def _hook_crashes(self) -> None:
         """Reload at once when WebKit's web process dies (the watch would, a little later)."""
@@ -155,7 +178,7 @@ def greeting_urls(settings, top: int = 2) -> list[str]:
 def display(url: str, settings=None, on_ready=None) -> Display:
     """Open the window (blocks until it closes); buttons and lights are wired when present."""
     controls = None
-    window = Display(url, on_ready=on_ready)
+    window = Display(url, on_ready=on_ready, settings=settings)
     if settings is not None:
         try:
             from kiosk.device.controls import Controls

@@ -40,6 +40,12 @@ def scenario(window) -> None:
         button.pin.drive_high()
         time.sleep(2)
         say(event="pressed", url=window.window.get_current_url())
+        time.sleep(6)  # one check of the watch on the language choice (nothing to hear there)
+        lit = window.controls.listen_light.is_lit
+        window.run_js("location.replace('/screen/ne/guide/documents')")
+        time.sleep(6)  # one check of the watch
+        say(event="lights", on_list=lit, on_guide=window.controls.listen_light.is_lit,
+            status=window.controls.status.state)  # fmt: skip
         # The web process dies (out of memory, a WebKit bug): the window must bring it back.
         subprocess.run(["pkill", "-KILL", "-f", "WebKitWebProcess"], check=False)
         deadline = time.monotonic() + 30

@@ -54,6 +54,8 @@ def test_display_shows_the_screen_reacts_to_buttons_and_survives_a_dead_web_view
     assert events["navigated"]["url"].endswith("/screen/ne/")
     assert events["pressed"]["url"].endswith("/screen/")  # the Language button did it
     assert events["revived"]["reloads"] >= 1 and events["revived"]["text"] > 0
+    assert events["lights"] == {"event": "lights", "on_list": False, "on_guide": True,
+                                "status": "ok"}  # fmt: skip
 
 
 def test_display_closes_cleanly_on_a_signal(screen, sample_server):

@@ -38,9 +38,10 @@ class Guide:
 class Release:
     """One verified release folder, loaded into memory once."""
 
-    def __init__(self, root: Path, version: int) -> None:
+    def __init__(self, root: Path, version: int, expires: dt.datetime | None = None) -> None:
         self.root = root
         self.version = version
+        self.expires = expires
         self.catalog = json.loads((root / "catalog.json").read_text(encoding="utf-8"))
         self.files = {
             entry["path"]
@@ -128,6 +129,11 @@ class Library:
         except OSError:
             target = None
         if target == self._target and self._release is not None:
+            expires = self._release.expires
+            if expires is not None and dt.datetime.now(dt.UTC) >= expires:
+                # Expired while being served: stop showing it, as activation would have refused.
+                self.problem = f"The guides expired on {expires.date()}; install a newer release."
+                raise ReleaseNotFound(self.problem)
             return self._release
         with self._lock:
             if target != self._target or self._release is None:
@@ -142,7 +148,7 @@ class Library:
         try:
             root = self.store.active()
             manifest = verify_release(root, self.trusted)
-            self._release = Release(root, manifest.version)
+            self._release = Release(root, manifest.version, manifest.expires)
             self.problem = None
         except KioskError as exc:
             self.problem = exc.message

@@ -359,3 +359,27 @@ def test_attract_screen_is_for_the_touchscreen_only(client, app):
     )
     assert svg in body
     assert get(client, "/attract").status_code == 404
+
+
+def test_a_release_that_expires_while_served_stops_being_shown(
+    tmp_path, keypair, fixture_release, usage
+):
+    import datetime as dt
+
+    from kiosk.releases.install import ReleaseStore
+    from kiosk.releases.manifest import load_private_key, write_manifest
+
+    soon = tmp_path / "soon"
+    shutil.copytree(fixture_release, soon)
+    now = dt.datetime.now(dt.UTC)
+    write_manifest(soon, 300, now, now + dt.timedelta(seconds=3), load_private_key(keypair[0]))
+    ReleaseStore(tmp_path / "d").install(soon, [keypair[1]])
+    client = create_app(
+        device_settings(tmp_path / "d", Path(f"{keypair[0]}.pub")), usage=usage
+    ).test_client()
+    assert client.get("/en/", environ_base=PHONE).status_code == 200
+    import time
+
+    time.sleep(3.5)
+    response = client.get("/en/", environ_base=PHONE)
+    assert response.status_code == 503

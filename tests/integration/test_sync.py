@@ -259,7 +259,7 @@ def test_a_cut_connection_leaves_the_live_release_and_the_next_sync_resumes(
     assert run_kiosk("hq", "publish", str(content), "--key", str(keypair[0]), "--root", str(root),
                      "--version", "101", "--cache", str(speech_cache)).returncode == 0  # fmt: skip
     data = Path(env["KIOSK_DATA_DIR"])
-    slow = {**env, "KIOSK_SYNC_BWLIMIT": "4"}  # KB/s: the update takes far longer than 3 s
+    slow = {**env, "KIOSK_SYNC_BWLIMIT": "1"}  # KB/s: the update takes far longer than 3 s
     proc = subprocess.Popen(
         [*KIOSK, "sync", "--now"], env={**os.environ, **slow},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,

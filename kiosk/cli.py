@@ -93,6 +93,9 @@ def serve(settings: Settings, host: str | None, port: int | None, data_dir: str 
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    from kiosk.device.watchdog import start_watchdog
+
+    start_watchdog(f"http://127.0.0.1:{settings.port}/")
     click.echo(f"Serving the guides on http://{settings.host}:{settings.port}/", err=True)
     try:
         waitress.serve(
@@ -187,6 +190,25 @@ def sync(settings: Settings, usb: str | None, now: bool) -> None:
         raise syncing.SyncFailed(f"{exc.message} Next try in {wait // 60} minutes.") from None
     syncing.record(settings.data_dir, True, message)
     click.echo(message[0].upper() + message[1:] + ".")
+
+
+@main.group(cls=KioskGroup)
+def services() -> None:
+    """The device's system files: hotspot, captive DNS, firewall, systemd units."""
+
+
+@services.command("render")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Write them here.")
+@pass_settings
+def services_render(settings: Settings, out: str) -> None:
+    """Write every system file, rendered from the settings, under OUT (as it would be under /)."""
+    from kiosk.device.services import render
+
+    for rel, text in render(settings).items():
+        path = Path(out) / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        click.echo(f"/{rel}")
 
 
 @main.group(cls=KioskGroup)

@@ -184,6 +184,24 @@ SETTINGS: tuple[Setting, ...] = (
         "What a long press of the shutdown button runs (a clean shutdown spares the SD card).",
     ),
     Setting(
+        "hotspot_address",
+        "10.42.0.1/24",
+        "The kiosk's address and network on its own Wi-Fi (phones get addresses from it).",
+    ),
+    Setting("hotspot_interface", "wlan0", "The Wi-Fi interface that carries the hotspot."),
+    Setting(
+        "wifi_country",
+        "00",
+        "Two-letter country code for Wi-Fi rules (channels, power); 00 is the cautious "
+        "worldwide default. Set it to the country the kiosk stands in.",
+    ),
+    Setting(
+        "install_prefix",
+        "/opt/first-mile-kiosk",
+        "Where the kiosk's code and virtual environment live on the device.",
+    ),
+    Setting("service_user", "kiosk", "The Unix user the kiosk's services run as."),
+    Setting(
         "online_minutes",
         30,
         "Captive portal: minutes a phone that pressed Continue is told it is online, so it "

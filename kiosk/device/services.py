@@ -1,0 +1,227 @@
+"""The device's system files, rendered from settings by one function (code is never templated).
+
+    render(settings) -> {relative path: text}
+
+Every file says why it is the way it is. The hotspot is NetworkManager's (a shared-IPv4 access
+point), and captive DNS and DHCP come from NetworkManager's own dnsmasq through
+dnsmasq-shared.d: one dnsmasq, never two.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from kiosk.errors import SettingsError
+
+UNITS = ("kiosk-web.service", "kiosk-display.service", "kiosk-sync.service",
+         "kiosk-sync.timer", "kiosk-usb@.service")  # fmt: skip
+
+
+def _network(settings):
+    try:
+        interface = ipaddress.ip_interface(settings.hotspot_address)
+    except ValueError:
+        raise SettingsError(
+            f"hotspot_address {settings.hotspot_address!r} is not like 10.42.0.1/24."
+        ) from None
+    if interface.version != 4 or interface.network.prefixlen > 28:
+        raise SettingsError("hotspot_address must be an IPv4 network of at least 16 addresses.")
+    return interface
+
+
+def _check(settings) -> None:
+    if not re.fullmatch(r"[A-Z]{2}|00", settings.wifi_country):
+        raise SettingsError("wifi_country must be two capital letters (or 00).")
+    if not re.fullmatch(r"[a-z0-9]{1,15}", settings.hotspot_interface):
+        raise SettingsError("hotspot_interface must be an interface name like wlan0.")
+    ssid = settings.wifi_ssid
+    if not 1 <= len(ssid.encode()) <= 32 or any(ord(c) < 32 for c in ssid):
+        raise SettingsError("wifi_ssid must be 1 to 32 bytes with no control characters.")
+    if not re.fullmatch(r"/[A-Za-z0-9._/-]+", settings.install_prefix):
+        raise SettingsError("install_prefix must be an absolute path of plain characters.")
+    if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", settings.service_user):
+        raise SettingsError("service_user must be a plain Unix user name.")
+
+
+def render(settings) -> dict[str, str]:
+    """Every system file the kiosk needs, as text, keyed by its path under / ."""
+    _check(settings)
+    net = _network(settings)
+    kiosk = f"{settings.install_prefix}/.venv/bin/kiosk"
+    ip = str(net.ip)
+    hosts = list(net.network.hosts())
+    first, last = hosts[min(9, len(hosts) - 1)], hosts[-1]
+    port = settings.port
+    files: dict[str, str] = {}
+
+    files["etc/NetworkManager/system-connections/kiosk-hotspot.nmconnection"] = f"""\
+# The kiosk's open Wi-Fi. Open on purpose: villagers join without a password; the pages carry
+# nothing secret and the librarian's page is closed to the hotspot (admin_over_hotspot).
+[connection]
+id=kiosk-hotspot
+type=wifi
+interface-name={settings.hotspot_interface}
+autoconnect=true
+autoconnect-priority=100
+
+[wifi]
+mode=ap
+ssid={settings.wifi_ssid}
+band=bg
+# Phones cannot see each other: a trafficker on the same Wi-Fi cannot reach a visitor's phone.
+ap-isolation=1
+
+[ipv4]
+# "shared": NetworkManager gives out addresses with its own dnsmasq (see dnsmasq-shared.d).
+method=shared
+address1={net.with_prefixlen}
+
+[ipv6]
+method=disabled
+"""
+
+    files["etc/NetworkManager/dnsmasq-shared.d/kiosk.conf"] = f"""\
+# Added to NetworkManager's own dnsmasq for the hotspot (the only dnsmasq on the kiosk).
+# Every name answers with the kiosk's address, so a phone's connectivity check lands on the
+# kiosk's captive-portal answers and any typed address shows the guides.
+address=/#/{ip}
+# No upstream resolver: no question ever leaves the device.
+no-resolv
+# RFC 8910 captive-portal address (phones may ignore a plain-HTTP one; the probes still work).
+dhcp-option=114,"http://{ip}/portal"
+dhcp-range={first},{last},2h
+# Leases live in memory only: no list of phones is ever written down.
+leasefile-ro
+# No query or DHCP logging: nothing about who asked for what.
+quiet-dhcp
+quiet-dhcp6
+quiet-ra
+"""
+
+    files["etc/nftables.d/kiosk.nft"] = f"""\
+# Phones on the hotspot reach the kiosk's DHCP, DNS and web pages, and nothing else:
+# no internet through the kiosk, no other phone, no SSH.
+table inet kiosk {{
+    chain input {{
+        type filter hook input priority filter; policy accept;
+        iifname "{settings.hotspot_interface}" jump from_hotspot
+    }}
+
+    chain from_hotspot {{
+        ct state established,related accept
+        udp dport {{ 53, 67 }} accept
+        tcp dport 53 accept
+        tcp dport {port} accept
+        # HTTPS cannot be answered without a certificate: refuse at once, so phones give up
+        # quickly and fall back to their plain-HTTP connectivity checks.
+        tcp dport 443 reject with tcp reset
+        drop
+    }}
+
+    chain forward {{
+        type filter hook forward priority filter; policy accept;
+        # NetworkManager's shared mode would masquerade to an uplink; the kiosk forwards nothing.
+        iifname "{settings.hotspot_interface}" drop
+        oifname "{settings.hotspot_interface}" drop
+    }}
+
+    chain prerouting {{
+        type nat hook prerouting priority dstnat; policy accept;
+        # Plain HTTP to any address lands on the kiosk's web server.
+        iifname "{settings.hotspot_interface}" tcp dport 80 redirect to :{port}
+    }}
+}}
+"""
+
+    files["etc/modprobe.d/kiosk-wifi-country.conf"] = f"""\
+# Wi-Fi rules of the country the kiosk stands in (channels and power), or 00: worldwide.
+options cfg80211 ieee80211_regdom={settings.wifi_country}
+"""
+
+    files["etc/systemd/journald.conf.d/kiosk.conf"] = """\
+# Logs in RAM only: spares the SD card, and nothing survives a seizure of the device.
+[Journal]
+Storage=volatile
+RuntimeMaxUse=32M
+"""
+
+    common = f"""User={settings.service_user}
+Environment=KIOSK_CONFIG=/etc/first-mile-kiosk/kiosk.toml
+"""
+    files["etc/systemd/system/kiosk-web.service"] = f"""\
+[Unit]
+Description=First Mile kiosk: the guide site for phones and the touchscreen
+After=network.target
+# Keep restarting for as long as it takes: nobody is there to start it by hand.
+StartLimitIntervalSec=0
+
+[Service]
+Type=notify
+{common}ExecStart={kiosk} serve --host 0.0.0.0 --port {port}
+# systemd restarts the server when it stops answering its own health check (watchdog).
+WatchdogSec=60
+Restart=always
+RestartSec=2
+
+[Install]
+WantedBy=multi-user.target
+"""
+    files["etc/systemd/system/kiosk-display.service"] = f"""\
+[Unit]
+Description=First Mile kiosk: the touchscreen window
+After=kiosk-web.service graphical.target
+Wants=kiosk-web.service
+StartLimitIntervalSec=0
+
+[Service]
+{common}Environment=DISPLAY=:0
+ExecStart={kiosk} display
+Restart=always
+RestartSec=3
+
+[Install]
+WantedBy=graphical.target
+"""
+    files["etc/systemd/system/kiosk-sync.service"] = f"""\
+[Unit]
+Description=First Mile kiosk: sync with headquarters
+
+[Service]
+Type=oneshot
+{common}# Only when there is a route out; the kiosk backs off by itself while headquarters is away.
+ExecCondition=/bin/sh -c 'ip route show default | grep -q .'
+ExecStart={kiosk} sync
+# Never slow the web server or the window.
+Nice=10
+IOSchedulingClass=idle
+"""
+    files["etc/systemd/system/kiosk-sync.timer"] = """\
+[Unit]
+Description=First Mile kiosk: sync with headquarters now and then
+
+[Timer]
+OnBootSec=5min
+OnUnitActiveSec=30min
+RandomizedDelaySec=5min
+
+[Install]
+WantedBy=timers.target
+"""
+    files["etc/systemd/system/kiosk-usb@.service"] = f"""\
+[Unit]
+Description=First Mile kiosk: sync with the USB stick %I
+
+[Service]
+Type=oneshot
+ExecStartPre=/bin/mkdir -p /media/kiosk-usb
+ExecStartPre=/bin/mount -o nosuid,nodev,noexec /dev/%I /media/kiosk-usb
+{common}ExecStart={kiosk} sync --usb /media/kiosk-usb
+ExecStopPost=/bin/umount /media/kiosk-usb
+"""
+    files["etc/udev/rules.d/90-kiosk-usb.rules"] = (
+        "# A stick labelled KIOSK brings releases and takes figures home: sync with it.\n"
+        'ACTION=="add", SUBSYSTEM=="block", ENV{ID_FS_LABEL}=="KIOSK", TAG+="systemd", '
+        'ENV{SYSTEMD_WANTS}+="kiosk-usb@%k.service"\n'
+    )
+    return files

@@ -192,6 +192,24 @@ def sync(settings: Settings, usb: str | None, now: bool) -> None:
     click.echo(message[0].upper() + message[1:] + ".")
 
 
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object (what fab status reads).")
+@pass_settings
+def doctor(settings: Settings, as_json: bool) -> None:
+    """How this kiosk is: release, software version, last sync, disk, temperature, uptime."""
+    import json
+
+    from kiosk.releases.install import ReleaseStore
+    from kiosk.sync import heartbeat
+
+    beat = heartbeat(settings, ReleaseStore(settings.data_dir))
+    if as_json:
+        click.echo(json.dumps(beat, sort_keys=True))
+        return
+    for key, value in beat.items():
+        click.echo(f"{key}: {value}")
+
+
 @main.group(cls=KioskGroup)
 def services() -> None:
     """The device's system files: hotspot, captive DNS, firewall, systemd units."""

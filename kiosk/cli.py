@@ -303,6 +303,12 @@ def hq_report(root: str) -> None:
         click.echo(f"visits  {device:24} {visits}")
     for guide, lang, views in data["views"]:
         click.echo(f"views   {guide:16} {lang:6} {views}")
+    from kiosk.vocabulary import DIMENSIONS, STEPS
+
+    for step in STEPS:
+        click.echo(f"step      {step:14} {data['steps'].get(step, 0)} views")
+    for dimension in DIMENSIONS:
+        click.echo(f"dimension {dimension:14} {data['dimensions'].get(dimension, 0)} views")
     for device, beat, received in data["devices"]:
         info = __import__("json").loads(beat)
         click.echo(f"kiosk   {device:24} release {info.get('release')} · heard {received[:16]}")

@@ -135,3 +135,21 @@ def test_device_and_headquarters_agree_exactly(tmp_path):
     db.close()
     on_device = {(r["guide"], r["lang"]): r["views"] for r in snap["tables"]["guide_day"]}
     assert at_hq == on_device and sum(at_hq.values()) == 30
+
+
+def test_reach_adds_up_along_journey_steps_and_dimensions(tmp_path):
+    from kiosk.hq import reach
+
+    root = tmp_path / "hq"
+    release = root / "releases" / "stable" / "7"
+    release.mkdir(parents=True)
+    (root / "releases" / "stable" / "LATEST").write_text("7\n")
+    (release / "catalog.json").write_text(json.dumps({"guides": [
+        {"id": "passport", "steps": ["origin", "transit"], "dimensions": ["regulatory"]},
+    ]}))  # fmt: skip
+    deliver(root, device_snapshots(tmp_path, DAYS))
+    ingest(root)
+    figures = reach(root)
+    total = sum(DAYS.values())
+    assert figures["steps"] == {"origin": total, "transit": total}
+    assert figures["dimensions"] == {"regulatory": total}

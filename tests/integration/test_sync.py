@@ -88,6 +88,9 @@ def test_round_trip_publish_pull_count_push_ingest(tmp_path, hq, keypair):
     assert run_kiosk("hq", "ingest", "--root", str(root)).stdout.startswith("0 new or changed")
     report = run_kiosk("hq", "report", "--root", str(root)).stdout
     assert "views   passport         ne     7" in report
+    assert "step      origin         7 views" in report  # passport is tagged origin, transit
+    assert "step      arrival        3 views" in report  # help-abroad: arrival
+    assert "dimension regulatory     10 views" in report
 
 
 def test_a_newer_release_is_installed_and_only_changes_travel(tmp_path, hq, keypair, speech_cache):

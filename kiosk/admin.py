@@ -19,6 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from kiosk.errors import KioskError
+from kiosk.files import write_atomic
 
 MIN_PASSWORD = 12
 MAX_FAILURES_PER_HOUR = 100
@@ -31,16 +32,6 @@ _DUMMY = HASHER.hash("not a real password, only here to spend the same time")
 
 class Throttled(KioskError):
     """Too many failed sign-ins from this source in the last hour."""
-
-
-def _atomic_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class Auth:
@@ -65,7 +56,8 @@ class Auth:
         if "\0" in password:
             raise KioskError("The password cannot contain a NUL character.")
         self.folder.mkdir(parents=True, exist_ok=True)
-        _atomic_json(self.file, {"user": USER, "hash": HASHER.hash(password)})
+        hashed = {"user": USER, "hash": HASHER.hash(password)}
+        write_atomic(self.file, json.dumps(hashed), mode=0o600)  # readable by the kiosk only
 
     # ---------------------------------------------------------------- throttle
 

@@ -341,13 +341,10 @@ def write_device_settings(data_dir: str | os.PathLike[str], changes: dict[str, A
     """Save the librarian's choices atomically (temporary file, fsync, rename)."""
     import json
 
+    from kiosk.files import write_atomic
+
     folder = Path(data_dir)
-    folder.mkdir(parents=True, exist_ok=True)
     current = read_device_settings(folder)
     current.update({k: v for k, v in changes.items() if k in LIBRARIAN_SETTINGS})
-    tmp = folder / f".{DEVICE_SETTINGS_FILE}.tmp"
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(current, fh, ensure_ascii=False, indent=1, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, folder / DEVICE_SETTINGS_FILE)
+    text = json.dumps(current, ensure_ascii=False, indent=1, sort_keys=True)
+    write_atomic(folder / DEVICE_SETTINGS_FILE, text)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -29,6 +28,7 @@ import sqlite_utils
 
 from kiosk.db import transaction
 from kiosk.errors import KioskError
+from kiosk.files import write_atomic
 from kiosk.usage import SNAPSHOT_FORMAT, TABLES
 
 DEVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -82,9 +82,7 @@ def publish(src, key, root: Path, channel: str, speaker, version: int | None = N
     if version <= current:
         raise KioskError(f"Version {version} is not newer than the published {current}.")
     result = build_release(src, folder / str(version), key, speaker, version=version, now=now, **kw)
-    tmp = folder / ".LATEST.tmp"
-    tmp.write_text(f"{version}\n")
-    os.replace(tmp, latest)
+    write_atomic(latest, f"{version}\n")
     return result
 
 

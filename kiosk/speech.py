@@ -24,6 +24,7 @@ from functools import cached_property
 from pathlib import Path
 
 from kiosk.errors import KioskError, ToolMissing
+from kiosk.files import write_atomic
 
 SAMPLE_RATE = 22050
 SENTENCE_PAUSE_MS = 250
@@ -69,15 +70,8 @@ def _version(cmd: list[str]) -> str:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # A cache: whole files matter, surviving a power cut does not (it is spoken again).
+    write_atomic(path, data, durable=False)
 
 
 def wav_samples(data: bytes) -> tuple[int, int, bytes]:

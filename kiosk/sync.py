@@ -21,7 +21,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 
 from kiosk import __version__
 from kiosk.errors import KioskError, ReleaseRejected
+from kiosk.files import write_atomic
 from kiosk.releases.install import ReleaseStore
 from kiosk.releases.manifest import PublicKey
 
@@ -157,9 +157,7 @@ def prepare_outbox(settings) -> Path:
     outbox.mkdir(parents=True, exist_ok=True)
     write_snapshots(data / "usage.db", outbox, settings.device_name, settings.k_anonymity)
     beat = heartbeat(settings, ReleaseStore(data))
-    tmp = outbox / f".{HEARTBEAT}.tmp"
-    tmp.write_text(json.dumps(beat, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, outbox / HEARTBEAT)
+    write_atomic(outbox / HEARTBEAT, json.dumps(beat, sort_keys=True) + "\n")
     # Snapshots older than 60 days have long been delivered; the outbox stays small.
     cutoff = (dt.date.today() - dt.timedelta(days=60)).isoformat()
     for old in outbox.glob("usage-*.json"):
@@ -180,11 +178,7 @@ def read_state(data_dir) -> dict:
 
 
 def write_state(data_dir, state: dict) -> None:
-    path = Path(data_dir) / "sync-state.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(".sync-state.json.tmp")
-    tmp.write_text(json.dumps(state, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(Path(data_dir) / "sync-state.json", json.dumps(state, sort_keys=True))
 
 
 def due(data_dir, now: float | None = None) -> bool:
@@ -299,7 +293,6 @@ def sync_usb(settings, trusted, stick: str | os.PathLike[str]) -> str:
     outbox = prepare_outbox(settings)
     for item in outbox.iterdir():
         if item.is_file() and not item.name.startswith("."):
-            shutil.copyfile(item, inbox / f".{item.name}.tmp")
-            os.replace(inbox / f".{item.name}.tmp", inbox / item.name)
+            write_atomic(inbox / item.name, item.read_bytes())  # a stick may be pulled out
     messages.append("usage figures saved on the stick")
     return "; ".join(messages)

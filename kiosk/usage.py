@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kiosk.db import open_db, transaction
+from kiosk.files import write_atomic
 
 SNAPSHOT_FORMAT = 1
 MAX_PENDING_KEYS = 50_000
@@ -273,21 +274,8 @@ def snapshot(counts: dict[str, list], day: str, device: str, k: int) -> dict:
 
 def write_snapshot(outbox: Path, data: dict) -> Path:
     """Write a snapshot atomically: temporary name, fsync, rename, fsync of the folder."""
-    outbox.mkdir(parents=True, exist_ok=True)
-    target = outbox / f"usage-{data['day']}.json"
     body = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
-    tmp = outbox / f".{target.name}.tmp"
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(body)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
-    fd = os.open(outbox, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return target
+    return write_atomic(outbox / f"usage-{data['day']}.json", body)
 
 
 def write_snapshots(

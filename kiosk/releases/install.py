@@ -22,6 +22,8 @@ import shutil
 from pathlib import Path
 
 from kiosk.errors import ReleaseNotFound, ReleaseRejected
+from kiosk.files import fsync_dir as _fsync_dir
+from kiosk.files import write_atomic
 from kiosk.releases.manifest import (
     MANIFEST,
     SIGNATURE,
@@ -36,24 +38,6 @@ from kiosk.releases.manifest import (
 
 INCOMING = ".incoming-"
 KEEP = ("current", "previous")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 class ReleaseStore:
@@ -181,9 +165,7 @@ class ReleaseStore:
             self._point("previous", old)
         self._point("current", manifest.version)
         _fsync_dir(self.root)
-        _write_durably(
-            self.state_file, json.dumps({"highest": max(highest, manifest.version)}).encode()
-        )
+        write_atomic(self.state_file, json.dumps({"highest": max(highest, manifest.version)}))
         self.recover()
         return manifest
 

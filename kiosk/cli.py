@@ -342,9 +342,9 @@ def release() -> None:
 
 
 def _trusted(settings: Settings, pubkeys: tuple[str, ...]):
-    from kiosk.releases.manifest import load_public_key
+    from kiosk.releases.manifest import trusted_keys
 
-    return [load_public_key(p) for p in (*settings.trusted_keys, *pubkeys)]
+    return trusted_keys(settings, pubkeys)
 
 
 @release.command()

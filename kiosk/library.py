@@ -18,7 +18,7 @@ from pathlib import Path
 
 from kiosk.errors import KioskError, ReleaseNotFound
 from kiosk.releases.install import ReleaseStore
-from kiosk.releases.manifest import MANIFEST, PublicKey, load_public_key, verify_release
+from kiosk.releases.manifest import MANIFEST, PublicKey, trusted_keys, verify_release
 from kiosk.text import fold_for_search
 
 STALE_AFTER_DAYS = 365
@@ -120,7 +120,7 @@ class Library:
 
     @classmethod
     def from_settings(cls, settings) -> Library:
-        return cls(settings.data_dir, [load_public_key(p) for p in settings.trusted_keys])
+        return cls(settings.data_dir, trusted_keys(settings))
 
     def release(self) -> Release:
         """The live release; raises ReleaseNotFound while there is none that verifies."""

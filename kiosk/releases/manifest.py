@@ -101,6 +101,11 @@ def load_public_key(path: str | os.PathLike[str]) -> PublicKey:
         raise KioskError(f"{path} is not a public key made by 'kiosk release keygen'.") from None
 
 
+def trusted_keys(settings, extra=()) -> list[PublicKey]:
+    """The keys whose releases this kiosk accepts: from settings, plus any given by hand."""
+    return [load_public_key(p) for p in (*settings.trusted_keys, *extra)]
+
+
 # ---------------------------------------------------------------- writing
 
 

@@ -40,7 +40,7 @@ from kiosk.device import health
 from kiosk.errors import KioskError
 from kiosk.library import Release
 from kiosk.releases.install import ReleaseStore
-from kiosk.releases.manifest import load_public_key
+from kiosk.releases.manifest import trusted_keys
 from kiosk.stats import csv_rows, totals
 
 COOKIE = "admin"
@@ -397,7 +397,7 @@ def usb_install():
     path = Path(request.form.get("path") or settings.usb_path)
     source = path if (path / "manifest.json").exists() else path / "release"
     try:
-        trusted = [load_public_key(p) for p in settings.trusted_keys]
+        trusted = trusted_keys(settings)
         manifest = ReleaseStore(settings.data_dir).install(source, trusted)
     except KioskError as exc:
         return _dashboard(message=exc.message, status=400)
@@ -409,7 +409,7 @@ def rollback():
     _need_sign_in()
     settings = _settings()
     try:
-        trusted = [load_public_key(p) for p in settings.trusted_keys]
+        trusted = trusted_keys(settings)
         ReleaseStore(settings.data_dir).rollback(trusted)
     except KioskError as exc:
         return _dashboard(message=exc.message, status=400)
@@ -428,7 +428,7 @@ def sync_now():
         return _dashboard(message="no_hq", status=400)
     if not _sync_lock.acquire(blocking=False):
         return _dashboard(message="sync_running")
-    trusted = [load_public_key(p) for p in settings.trusted_keys]
+    trusted = trusted_keys(settings)
 
     def run() -> None:
         from kiosk import sync as syncing

@@ -57,18 +57,18 @@ def _usage() -> Usage:
     return current_app.extensions["kiosk.usage"]
 
 
-def _known(lang: str, gid: str) -> bool:
-    from kiosk.web.pages import _release
+def _known(lang: str, gid: str) -> None:
+    """404 unless the live release has this language and guide."""
+    from kiosk.web.pages import _guide, _language, _release
 
-    release = _release()
-    return lang in release.languages and gid in release.guide_by_id
+    _language(lang)
+    _guide(_release(), gid)
 
 
 @counting.post("/<lang>/guide/<gid>/listen")
 def listen(lang: str, gid: str):
     """A Listen button started or finished (sent by the page's script with sendBeacon)."""
-    if not _known(lang, gid):
-        abort(404)
+    _known(lang, gid)
     channel = "screen" if request.form.get("channel") == "screen" else "phone"
     _usage().count_listen(gid, lang, channel, finished=request.form.get("event") == "finish")
     return Response(status=204)
@@ -77,8 +77,7 @@ def listen(lang: str, gid: str):
 @counting.post("/<lang>/guide/<gid>/helpful")
 def helpful(lang: str, gid: str):
     """The "Was this helpful?" buttons: a plain form, so it works without script."""
-    if not _known(lang, gid):
-        abort(404)
+    _known(lang, gid)
     answer = request.form.get("answer")
     if answer not in ("yes", "no"):
         abort(400)

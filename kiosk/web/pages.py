@@ -53,6 +53,11 @@ def settings():
 
 
 @lru_cache(maxsize=1)
+def static_names() -> frozenset[str]:
+    return frozenset(path.name for path in STATIC.iterdir())
+
+
+@lru_cache(maxsize=1)
 def static_version() -> str:
     """A fingerprint of the CSS and JS, so their URLs change whenever their bytes do."""
     digest = hashlib.sha256(__version__.encode())
@@ -90,6 +95,13 @@ def _language(lang: str) -> dict:
     if not SAFE_TAG.match(lang) or lang not in release.languages:
         abort(404)
     return release.languages[lang]
+
+
+def _guide(release: Release, gid: str):
+    """The guide called ``gid`` in the live release, or a 404."""
+    if not SAFE_ID.match(gid) or gid not in release.guide_by_id:
+        abort(404)
+    return release.guide_by_id[gid]
 
 
 def _context(release: Release, lang: str | None, **extra) -> dict:
@@ -204,11 +216,9 @@ def home(lang: str):
 def guide(lang: str, gid: str):
     _language(lang)
     release = _release()
-    if not SAFE_ID.match(gid) or gid not in release.guide_by_id:
-        abort(404)
+    item = _guide(release, gid)
     order = release.guides
-    index = next(i for i, g_ in enumerate(order) if g_.id == gid)
-    item = order[index]
+    index = order.index(item)
     text = item.text[lang]
     return render_template(
         "guide.html",
@@ -288,9 +298,7 @@ def help_page(lang: str):
 def save_text(lang: str, gid: str):
     _language(lang)
     release = _release()
-    if not SAFE_ID.match(gid) or gid not in release.guide_by_id:
-        abort(404)
-    item = release.guide_by_id[gid]
+    item = _guide(release, gid)
     text = item.text[lang]
     # Links to other pages of the kiosk would be dead on the journey: keep their words only.
     text = {
@@ -313,9 +321,7 @@ def save_text(lang: str, gid: str):
 def save_audio(lang: str, gid: str):
     _language(lang)
     release = _release()
-    if not SAFE_ID.match(gid) or gid not in release.guide_by_id:
-        abort(404)
-    rel = release.guide_by_id[gid].text[lang]["audio"]
+    rel = _guide(release, gid).text[lang]["audio"]
     path = release.path_of(rel) if rel else None
     if path is None:
         abort(404)
@@ -346,7 +352,7 @@ def media(version: int, rel: str):
 
 
 def static_file(version: str, name: str):
-    if version != static_version() or name not in {p.name for p in STATIC.iterdir()}:
+    if version != static_version() or name not in static_names():
         abort(404)
     # Small files, read whole so that they are compressed like pages are.
     mimetype = "text/css" if name.endswith(".css") else "text/javascript"

@@ -190,9 +190,9 @@ def test_no_request_leaves_the_device(browser, sample_server):
     assert outside == []
 
 
-def test_librarian_signs_in_on_the_screen_and_posts_a_nepali_notice(
-    browser, tmp_path, sample_release, keypair
-):
+@pytest.fixture
+def librarian_server(tmp_path, sample_release, keypair):
+    """A kiosk with the sample release and the librarian's password set."""
     from kiosk.admin import Auth
     from kiosk.releases.install import ReleaseStore
 
@@ -200,68 +200,60 @@ def test_librarian_signs_in_on_the_screen_and_posts_a_nepali_notice(
     ReleaseStore(data).install(sample_release, [keypair[1]])
     Auth(data).set_password("correct horse battery")
     server = Server(data, Path(f"{keypair[0]}.pub"))
-    try:
-        context = browser.new_context(viewport=SCREEN)
-        page = context.new_page()
-        page.goto(server.url + "/screen/ne/")
-        page.mouse.move(10, 10)  # the hidden way in: hold the top-left corner
-        page.mouse.down()
-        page.wait_for_url("**/admin/", timeout=6000)
-        page.mouse.up()
-        page.fill("#password", "correct horse battery")
-        page.click("form.admin-form button")
-        page.wait_for_url("**/admin/")
-        expect(page.locator("h1#h-usage")).to_be_visible()
-        notice = "सूचना: शुक्रबार दिउँसो ३ बजे विदेशमा काम गरेका मानिसहरूसँग भेटघाट हुनेछ।"
-        page.fill("#n-text", notice)
-        page.select_option("#n-lang", "ne")
-        page.locator("form.admin-form", has=page.locator("#n-text")).locator("button").click()
-        page.wait_for_url("**/admin/dashboard?m=notice_added")
-        page.goto(server.url + "/screen/ne/")
-        expect(page.locator(".notice-text")).to_have_text(notice)
-        listen = page.locator(".notice button.listen")
-        expect(listen).to_be_visible()
-        src = page.locator(".notice audio").get_attribute("src")
-        response = page.request.get(server.url + src)
-        assert response.status == 200 and response.headers["content-type"] == "audio/mpeg"
-        listen.click()
-        page.wait_for_function("() => document.querySelector('.notice button.playing') !== null")
-        context.close()
-    finally:
-        server.stop()
+    yield server
+    server.stop()
+
+
+def test_librarian_signs_in_on_the_screen_and_posts_a_nepali_notice(browser, librarian_server):
+    server = librarian_server
+    context = browser.new_context(viewport=SCREEN)
+    page = context.new_page()
+    page.goto(server.url + "/screen/ne/")
+    page.mouse.move(10, 10)  # the hidden way in: hold the top-left corner
+    page.mouse.down()
+    page.wait_for_url("**/admin/", timeout=6000)
+    page.mouse.up()
+    page.fill("#password", "correct horse battery")
+    page.click("form.admin-form button")
+    page.wait_for_url("**/admin/")
+    expect(page.locator("h1#h-usage")).to_be_visible()
+    notice = "सूचना: शुक्रबार दिउँसो ३ बजे विदेशमा काम गरेका मानिसहरूसँग भेटघाट हुनेछ।"
+    page.fill("#n-text", notice)
+    page.select_option("#n-lang", "ne")
+    page.locator("form.admin-form", has=page.locator("#n-text")).locator("button").click()
+    page.wait_for_url("**/admin/dashboard?m=notice_added")
+    page.goto(server.url + "/screen/ne/")
+    expect(page.locator(".notice-text")).to_have_text(notice)
+    listen = page.locator(".notice button.listen")
+    expect(listen).to_be_visible()
+    src = page.locator(".notice audio").get_attribute("src")
+    response = page.request.get(server.url + src)
+    assert response.status == 200 and response.headers["content-type"] == "audio/mpeg"
+    listen.click()
+    page.wait_for_function("() => document.querySelector('.notice button.playing') !== null")
+    context.close()
 
 
 @pytest.mark.parametrize("lang", ["en", "ne", "es"])
-def test_axe_finds_no_violations_on_the_librarians_pages(
-    browser, tmp_path, sample_release, keypair, lang
-):
-    from kiosk.admin import Auth
-    from kiosk.releases.install import ReleaseStore
-
-    data = tmp_path / "device"
-    ReleaseStore(data).install(sample_release, [keypair[1]])
-    Auth(data).set_password("correct horse battery")
-    server = Server(data, Path(f"{keypair[0]}.pub"))
-    try:
-        context = browser.new_context(viewport=SCREEN, bypass_csp=True)
-        page = context.new_page()
-        page.goto(server.url + "/admin/")
-        with page.expect_navigation():
-            page.click(f"form.admin-langs button[value={lang}]")
-        problems = {}
-        for name in ("sign in", "dashboard"):
-            if name == "dashboard":
-                page.fill("#password", "correct horse battery")
-                with page.expect_navigation():
-                    page.click("form.admin-form button")
-            assert page.locator(f'html[lang="{lang}"]').count() == 1
-            found = axe_violations(page)
-            if found:
-                problems[name] = found
-        context.close()
-        assert not problems, json.dumps(problems, ensure_ascii=False, indent=1)
-    finally:
-        server.stop()
+def test_axe_finds_no_violations_on_the_librarians_pages(browser, librarian_server, lang):
+    server = librarian_server
+    context = browser.new_context(viewport=SCREEN, bypass_csp=True)
+    page = context.new_page()
+    page.goto(server.url + "/admin/")
+    with page.expect_navigation():
+        page.click(f"form.admin-langs button[value={lang}]")
+    problems = {}
+    for name in ("sign in", "dashboard"):
+        if name == "dashboard":
+            page.fill("#password", "correct horse battery")
+            with page.expect_navigation():
+                page.click("form.admin-form button")
+        assert page.locator(f'html[lang="{lang}"]').count() == 1
+        found = axe_violations(page)
+        if found:
+            problems[name] = found
+    context.close()
+    assert not problems, json.dumps(problems, ensure_ascii=False, indent=1)
 
 
 def test_physical_buttons_change_the_open_page_without_a_reload(browser, sample_server, tmp_path):

@@ -39,6 +39,11 @@ class Kiosk:
         return Connection(self.host, user=self.user, port=self.port, connect_kwargs=kwargs)
 
 
+def _sh(c: Connection, command: str, **kwargs):
+    """Run on the kiosk quietly, never waiting for a keyboard nobody is at."""
+    return c.run(command, hide=True, in_stream=False, **kwargs)
+
+
 def read_inventory(path: str | Path) -> list[Kiosk]:
     """An inventory is TOML: one [[kiosk]] table per device (name, host, port, user, key...)."""
     try:
@@ -80,13 +85,8 @@ def push_code(c: Connection, kiosk: Kiosk) -> str:
 def install_env(c: Connection, kiosk: Kiosk) -> str:
     """Make (or update) the virtual environment with Debian's python3 and its python3-gi."""
     venv = f"{kiosk.prefix}/.venv"
-    c.run(f"test -x {venv}/bin/python || /usr/bin/python3 -m venv --system-site-packages {venv}",
-          hide=True, in_stream=False)  # fmt: skip
-    c.run(
-        f"{venv}/bin/pip install -q {shlex.quote(kiosk.prefix + '/src')}",
-        hide=True,
-        in_stream=False,
-    )
+    _sh(c, f"test -x {venv}/bin/python || /usr/bin/python3 -m venv --system-site-packages {venv}")
+    _sh(c, f"{venv}/bin/pip install -q {shlex.quote(kiosk.prefix + '/src')}")
     return "environment installed"
 
 
@@ -97,47 +97,39 @@ def deploy(c: Connection, kiosk: Kiosk) -> str:
 def provision(c: Connection, kiosk: Kiosk, trusted_key: str) -> str:
     """A fresh Raspberry Pi OS: packages, a service user, folders, system files, units, key."""
     sudo = "sudo -n"
-    c.run(f"{sudo} apt-get update -qq", hide=True, in_stream=False)
-    c.run(
+    _sh(c, f"{sudo} apt-get update -qq")
+    _sh(
+        c,
         f"{sudo} env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {PACKAGES}",
-        hide=True,
-        in_stream=False,
     )
     # The Debian dnsmasq and hostapd services would fight NetworkManager's own: keep them off.
-    c.run(
+    _sh(
+        c,
         f"{sudo} systemctl disable --now dnsmasq.service hostapd.service || true",
-        hide=True,
-        in_stream=False,
     )
-    c.run(
+    _sh(
+        c,
         f"id kiosk >/dev/null 2>&1 || {sudo} useradd --system --create-home kiosk",
-        hide=True,
-        in_stream=False,
     )
     for folder in (kiosk.prefix, "/var/lib/first-mile-kiosk", "/etc/first-mile-kiosk"):
-        c.run(f"{sudo} mkdir -p {folder}", hide=True, in_stream=False)
-    c.run(f"{sudo} chown kiosk: /var/lib/first-mile-kiosk", hide=True, in_stream=False)
+        _sh(c, f"{sudo} mkdir -p {folder}")
+    _sh(c, f"{sudo} chown kiosk: /var/lib/first-mile-kiosk")
     c.put(trusted_key, "kiosk-release-key.pub")  # into the technician's home on the Pi
-    c.run(f"{sudo} install -m 644 kiosk-release-key.pub /etc/first-mile-kiosk/release-key.pub "
-          "&& rm kiosk-release-key.pub", hide=True, in_stream=False)  # fmt: skip
+    _sh(c, f"{sudo} install -m 644 kiosk-release-key.pub /etc/first-mile-kiosk/release-key.pub "
+          "&& rm kiosk-release-key.pub")  # fmt: skip
     deploy(c, kiosk)
-    c.run(
-        f"{sudo} {kiosk.prefix}/.venv/bin/kiosk services render --out /", hide=True, in_stream=False
-    )
+    _sh(c, f"{sudo} {kiosk.prefix}/.venv/bin/kiosk services render --out /")
     units = "kiosk-web.service kiosk-display.service kiosk-sync.timer nftables.service"
-    c.run(
+    _sh(
+        c,
         f"{sudo} systemctl daemon-reload && {sudo} systemctl enable --now {units}",
-        hide=True,
-        in_stream=False,
     )
     return "provisioned"
 
 
 def status(c: Connection, kiosk: Kiosk) -> dict:
     """The kiosk's own heartbeat: version, release, last sync, disk, temperature, uptime."""
-    result = c.run(
-        f"{kiosk.prefix}/.venv/bin/kiosk doctor --json", hide=True, warn=True, in_stream=False
-    )
+    result = _sh(c, f"{kiosk.prefix}/.venv/bin/kiosk doctor --json", warn=True)
     if result.failed:
         raise KioskError(f"kiosk doctor failed: {result.stderr.strip()[-200:]}")
     return json.loads(result.stdout)

@@ -1,12 +1,14 @@
-"""Fabric tasks for technicians: `fab -f deploy/fabfile.py <task> --inventory kiosks.toml`.
+"""Fabric tasks for technicians: `fab -r deploy <task> --inventory kiosks.toml ...`.
 
-    provision   a fresh Raspberry Pi OS: packages, user, folders, system files, units, key
-    deploy      send the code and install it
+    provision   a fresh Raspberry Pi OS Lite: packages, user, folders, code, system files, key
+    deploy      install a new artifact (the code) and make it live
     rollout     deploy to every kiosk in the inventory, then restart the services
     status      each kiosk's version, release, last sync, disk, temperature
 
-Every task works on every kiosk in the inventory and reports each one; a failure at one
-library never stops the rest. See docs/technician.md.
+The artifact is the one file built at headquarters by `./dev artifact` (the kiosk and its
+pinned Python packages); kiosks never reach a package registry for it. Every task works on
+every kiosk in the inventory and reports each one; a failure at one library never stops the
+rest. See docs/technician.md.
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kiosk import deploy as fleet
 
+HELP = {
+    "inventory": "TOML file of [[kiosk]] entries",
+    "artifact": "the artifact from ./dev artifact",
+    "key": "headquarters' release public key",
+}
+
 
 def _run(inventory: str, action, *args) -> None:
     results = fleet.rollout(fleet.read_inventory(inventory), action, *args)
@@ -28,35 +36,29 @@ def _run(inventory: str, action, *args) -> None:
         sys.exit(1)
 
 
-@task(help={"inventory": "TOML file of [[kiosk]] entries", "key": "release public key"})
-def provision(c, inventory, key):
-    """Prepare fresh Raspberry Pis to be kiosks."""
-    _run(inventory, fleet.provision, key)
+@task(help=HELP)
+def provision(c, inventory, key, artifact):
+    """Prepare fresh Raspberry Pis to be kiosks (then reboot them)."""
+    _run(inventory, fleet.provision, key, artifact)
 
 
-@task(help={"inventory": "TOML file of [[kiosk]] entries"})
-def deploy(c, inventory):
-    """Send the code to every kiosk and install it."""
-    _run(inventory, fleet.deploy)
+@task(help=HELP)
+def deploy(c, inventory, artifact):
+    """Install a new artifact on every kiosk."""
+    _run(inventory, fleet.deploy, artifact)
 
 
-@task(help={"inventory": "TOML file of [[kiosk]] entries"})
-def rollout(c, inventory):
+@task(help=HELP)
+def rollout(c, inventory, artifact):
     """Deploy to every kiosk, then restart its services."""
 
-    def deploy_and_restart(conn, kiosk):
-        done = fleet.deploy(conn, kiosk)
-        conn.run(
-            "sudo -n systemctl restart kiosk-web.service kiosk-display.service",
-            hide=True,
-            in_stream=False,
-        )
-        return done + "; restarted"
+    def deploy_and_restart(conn, kiosk, artifact):
+        return f"{fleet.deploy(conn, kiosk, artifact)}; {fleet.restart(conn, kiosk)}"
 
-    _run(inventory, deploy_and_restart)
+    _run(inventory, deploy_and_restart, artifact)
 
 
-@task(help={"inventory": "TOML file of [[kiosk]] entries"})
+@task(help={"inventory": HELP["inventory"]})
 def status(c, inventory):
     """Ask every kiosk how it is."""
     results = fleet.rollout(fleet.read_inventory(inventory), fleet.status)
@@ -68,3 +70,5 @@ def status(c, inventory):
                   f"temperature {beat.get('temperature')}")  # fmt: skip
         else:
             print(f"{name}: unreachable or failing: {message}")
+    if not all(ok for _, ok, _ in results):
+        sys.exit(1)

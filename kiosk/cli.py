@@ -220,12 +220,13 @@ def services() -> None:
 @pass_settings
 def services_render(settings: Settings, out: str) -> None:
     """Write every system file, rendered from the settings, under OUT (as it would be under /)."""
-    from kiosk.device.services import render
+    from kiosk.device.services import mode, render
+    from kiosk.files import write_atomic
 
     for rel, text in render(settings).items():
-        path = Path(out) / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        # Each file is replaced whole, with its mode set before it appears under its name:
+        # NetworkManager never sees a hotspot profile others could read.
+        write_atomic(Path(out) / rel, text, mode=mode(rel))
         click.echo(f"/{rel}")
 
 

@@ -130,7 +130,10 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("admin_idle_minutes", 15, "Minutes after which a quiet librarian is signed out.", int),
     Setting(
-        "usb_path", "/media/usb", "Where a USB stick is mounted, offered on the librarian's page."
+        "usb_root",
+        "/media/kiosk-usb",
+        "Where the kiosk mounts each USB stick labelled KIOSK (one folder per stick); the "
+        "librarian's page offers the sticks mounted there.",
     ),
     Setting("release_channel", "stable", "Which of headquarters' release channels to follow."),
     Setting("hq_host", "", "Headquarters' sync server (empty: sync by USB stick only)."),

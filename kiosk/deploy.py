@@ -2,13 +2,23 @@
 
 Every function takes a fabric Connection first; ``rollout`` runs one of them on many kiosks
 and collects a result per kiosk, so one unreachable library never stops the rest.
+
+What a kiosk looks like once provisioned (everything root's and read-only to the services,
+except the data folder):
+
+    /opt/first-mile-kiosk/venvs/<id>/    one virtual environment per installed artifact
+    /opt/first-mile-kiosk/venv -> venvs/<id>    the live one (switched by one rename)
+    /opt/first-mile-kiosk/wheels/<id>/   the artifact it was installed from (no registry)
+    /usr/local/bin/kiosk                 the technician's `kiosk` command
+    /etc/first-mile-kiosk/               kiosk.toml, release-key.pub (root:kiosk, 0750)
+    /var/lib/first-mile-kiosk/           data_dir: releases, counts, outbox (kiosk, 0750)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shlex
-import subprocess
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +27,35 @@ from fabric import Connection
 
 from kiosk.errors import KioskError
 
-ROOT = Path(__file__).resolve().parent.parent
+PREFIX = "/opt/first-mile-kiosk"
+ETC = "/etc/first-mile-kiosk"
+DATA = "/var/lib/first-mile-kiosk"
+USER = "kiosk"
+# Debian packages a kiosk needs on top of Raspberry Pi OS Lite: Python with GTK WebKit for the
+# window, X to show it, speech, sync tools, and NetworkManager's hotspot (wpasupplicant runs
+# the access point, dnsmasq-base its DHCP and DNS). The kiosk's Python packages come from the
+# artifact, never from a registry.
 PACKAGES = (
-    "python3-venv python3-pip python3-gi gir1.2-webkit2-4.1 fonts-noto-core espeak-ng lame sox "
-    "rsync openssh-client network-manager nftables dnsmasq-base"
+    "python3-venv python3-gi gir1.2-webkit2-4.1 fonts-noto-core espeak-ng lame sox "
+    "xserver-xorg-core xserver-xorg-input-libinput xinit xauth "
+    "rsync openssh-client network-manager wpasupplicant nftables dnsmasq-base"
 )
+# Groups that give the kiosk's user the Pi's buttons and lights (gpio) and its screen, touch
+# and sound; only those that exist on the system are used.
+GROUPS = ("gpio", "video", "render", "input", "audio")
+UNITS = "nftables.service kiosk-web.service kiosk-display.service kiosk-sync.timer"
+
+# The technician's `kiosk`: runs as the kiosk's user, so whatever it writes (a release, the
+# librarian's password) stays readable by the services; `kiosk services` writes system files
+# and so runs as root.
+WRAPPER = f"""#!/bin/sh
+# The First Mile kiosk's command (installed by provisioning; see docs/technician.md).
+export KIOSK_CONFIG={ETC}/kiosk.toml
+if [ "$(id -u)" = 0 ] && [ "$1" != services ]; then
+    exec runuser -u {USER} -- {PREFIX}/venv/bin/kiosk "$@"
+fi
+exec {PREFIX}/venv/bin/kiosk "$@"
+"""
 
 
 @dataclass
@@ -32,16 +66,34 @@ class Kiosk:
     user: str = "pi"
     key: str | None = None
     known_hosts: str | None = None
-    prefix: str = "/opt/first-mile-kiosk"
 
     def connection(self) -> Connection:
-        kwargs = {"key_filename": [self.key]} if self.key else {}
-        return Connection(self.host, user=self.user, port=self.port, connect_kwargs=kwargs)
+        """A connection that trusts only the host key pinned in ``known_hosts`` when given."""
+        kwargs = {"key_filename": [str(Path(self.key).expanduser())]} if self.key else {}
+        c = Connection(self.host, user=self.user, port=self.port, connect_kwargs=kwargs)
+        if self.known_hosts:
+            import paramiko
+
+            c.client.load_host_keys(str(Path(self.known_hosts).expanduser()))
+            c.client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        return c
 
 
 def _sh(c: Connection, command: str, **kwargs):
     """Run on the kiosk quietly, never waiting for a keyboard nobody is at."""
     return c.run(command, hide=True, in_stream=False, **kwargs)
+
+
+def _root(c: Connection, script: str, **kwargs):
+    """Run a shell script as root on the kiosk (the technician's passwordless sudo)."""
+    return _sh(c, "sudo -n sh -ec " + shlex.quote(script), **kwargs)
+
+
+def _upload(c: Connection, local: str | Path, name: str) -> str:
+    """Copy a file into the technician's home on the kiosk (private to them, unlike /tmp)."""
+    home = _sh(c, "pwd").stdout.strip()
+    c.put(str(local), f"{home}/{name}")
+    return f"{home}/{name}"
 
 
 def read_inventory(path: str | Path) -> list[Kiosk]:
@@ -61,75 +113,109 @@ def read_inventory(path: str | Path) -> list[Kiosk]:
     return kiosks
 
 
-def _files_to_ship() -> list[str]:
-    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
-    if listed.returncode != 0:
-        raise KioskError("deploy ships what git tracks; run it from a clone of the repository.")
-    return [f for f in listed.stdout.splitlines() if f]
-
-
-def push_code(c: Connection, kiosk: Kiosk) -> str:
-    """Send the code with our rsync wrapper (pinned host key, only what changed)."""
-    from kiosk.sync import rsync
-
-    files = ROOT / ".deploy-files"
-    files.write_text("\n".join(_files_to_ship()) + "\n")
+def artifact_id(artifact: str | Path) -> str:
+    """The name a kiosk keeps an artifact's environment under: a hash of its bytes."""
     try:
-        sent = rsync(c, kiosk.known_hosts, f"{ROOT}/", f":{kiosk.prefix}/src/",
-                     f"--files-from={files}", "--delete-after")  # fmt: skip
-    finally:
-        files.unlink(missing_ok=True)
-    return f"code sent ({sent.total} bytes)"
+        data = Path(artifact).read_bytes()
+    except OSError as exc:
+        raise KioskError(f"The artifact {artifact} cannot be read: {exc.strerror}.") from None
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
-def install_env(c: Connection, kiosk: Kiosk) -> str:
-    """Make (or update) the virtual environment with Debian's python3 and its python3-gi."""
-    venv = f"{kiosk.prefix}/.venv"
-    _sh(c, f"test -x {venv}/bin/python || /usr/bin/python3 -m venv --system-site-packages {venv}")
-    _sh(c, f"{venv}/bin/pip install -q {shlex.quote(kiosk.prefix + '/src')}")
-    return "environment installed"
+def deploy(c: Connection, kiosk: Kiosk, artifact: str | Path) -> str:
+    """Install the artifact into its own environment and make it the live one.
+
+    The environment is built beside the live one and switched in by one rename, so a cut
+    connection or a full card leaves the old code running; the one before stays for rollback.
+    """
+    ident = artifact_id(artifact)
+    upload = _upload(c, artifact, f"first-mile-kiosk-{ident}.tar")
+    venv, wheels = f"{PREFIX}/venvs/{ident}", f"{PREFIX}/wheels/{ident}"
+    _root(c, f"""
+        if [ ! -e {venv}/.complete ]; then
+            rm -rf {venv} {wheels}
+            install -d -m 755 {PREFIX}/venvs {wheels}
+            tar -xf {upload} -C {wheels}
+            /usr/bin/python3 -m venv --system-site-packages {venv}
+            {venv}/bin/pip install -q --no-index --no-deps --require-hashes --ignore-installed \
+                --disable-pip-version-check --root-user-action=ignore \
+                --find-links {wheels}/wheels -r {wheels}/install.lock
+            touch {venv}/.complete
+        fi
+        rm -f {upload}
+        previous=$(readlink {PREFIX}/venv || true)
+        ln -sfn venvs/{ident} {PREFIX}/venv.new
+        mv -T {PREFIX}/venv.new {PREFIX}/venv
+        printf %s {shlex.quote(WRAPPER)} > /usr/local/bin/kiosk.new
+        chmod 755 /usr/local/bin/kiosk.new
+        mv -f /usr/local/bin/kiosk.new /usr/local/bin/kiosk
+        for old in {PREFIX}/venvs/*; do
+            case "venvs/${{old##*/}}" in venvs/{ident}|"$previous") ;; *)
+                rm -rf "$old" "{PREFIX}/wheels/${{old##*/}}" ;;
+            esac
+        done
+    """)  # fmt: skip
+    return f"code {ident} installed"
 
 
-def deploy(c: Connection, kiosk: Kiosk) -> str:
-    return f"{push_code(c, kiosk)}; {install_env(c, kiosk)}"
-
-
-def provision(c: Connection, kiosk: Kiosk, trusted_key: str) -> str:
-    """A fresh Raspberry Pi OS: packages, a service user, folders, system files, units, key."""
-    sudo = "sudo -n"
-    _sh(c, f"{sudo} apt-get update -qq")
-    _sh(
-        c,
-        f"{sudo} env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {PACKAGES}",
+def provision(c: Connection, kiosk: Kiosk, trusted_key: str | Path, artifact: str | Path) -> str:
+    """A fresh Raspberry Pi OS Lite: packages, a service user, folders, code, system files."""
+    listed = _sh(c, f"dpkg-query -W -f='${{db:Status-Status}} ${{Package}}\\n' {PACKAGES} "
+                    "2>/dev/null || true").stdout  # fmt: skip
+    installed = {
+        parts[1] for parts in map(str.split, listed.splitlines())
+        if len(parts) == 2 and parts[0] == "installed"
+    }  # fmt: skip
+    if set(PACKAGES.split()) - installed:
+        # Only when something is missing: a card prepared offline never needs a registry.
+        _root(c, "apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
+                 f"apt-get install -y -qq --no-install-recommends {PACKAGES}")  # fmt: skip
+    key_upload = _upload(c, trusted_key, "kiosk-release-key.pub")
+    config = (
+        "# Written once by provisioning; edit it, then: sudo kiosk services render --out /\n"
+        f'device_name = "{kiosk.name}"\n'
+        f'data_dir = "{DATA}"\n'
+        f'trusted_keys = ["{ETC}/release-key.pub"]\n'
     )
-    # The Debian dnsmasq and hostapd services would fight NetworkManager's own: keep them off.
-    _sh(
-        c,
-        f"{sudo} systemctl disable --now dnsmasq.service hostapd.service || true",
-    )
-    _sh(
-        c,
-        f"id kiosk >/dev/null 2>&1 || {sudo} useradd --system --create-home kiosk",
-    )
-    for folder in (kiosk.prefix, "/var/lib/first-mile-kiosk", "/etc/first-mile-kiosk"):
-        _sh(c, f"{sudo} mkdir -p {folder}")
-    _sh(c, f"{sudo} chown kiosk: /var/lib/first-mile-kiosk")
-    c.put(trusted_key, "kiosk-release-key.pub")  # into the technician's home on the Pi
-    _sh(c, f"{sudo} install -m 644 kiosk-release-key.pub /etc/first-mile-kiosk/release-key.pub "
-          "&& rm kiosk-release-key.pub")  # fmt: skip
-    deploy(c, kiosk)
-    _sh(c, f"{sudo} {kiosk.prefix}/.venv/bin/kiosk services render --out /")
-    units = "kiosk-web.service kiosk-display.service kiosk-sync.timer nftables.service"
-    _sh(
-        c,
-        f"{sudo} systemctl daemon-reload && {sudo} systemctl enable --now {units}",
-    )
-    return "provisioned"
+    _root(c, f"""
+        # The Debian dnsmasq and hostapd services would fight NetworkManager's own.
+        systemctl disable --now dnsmasq.service hostapd.service 2>/dev/null || true
+        id {USER} >/dev/null 2>&1 || useradd --system --user-group --home-dir {DATA} \
+            --no-create-home --shell /usr/sbin/nologin {USER}
+        for group in {" ".join(GROUPS)}; do
+            if getent group "$group" >/dev/null; then usermod -aG "$group" {USER}; fi
+        done
+        install -d -o {USER} -g {USER} -m 750 {DATA}
+        install -d -o root -g {USER} -m 750 {ETC}
+        install -o root -g root -m 644 {key_upload} {ETC}/release-key.pub
+        rm -f {key_upload}
+        if [ ! -e {ETC}/kiosk.toml ]; then
+            printf %s {shlex.quote(config)} > {ETC}/kiosk.toml
+            chown root:{USER} {ETC}/kiosk.toml
+            chmod 640 {ETC}/kiosk.toml
+        fi
+    """)  # fmt: skip
+    deploy(c, kiosk, artifact)
+    _root(c, f"""
+        /usr/local/bin/kiosk services render --out /
+        systemctl daemon-reload
+        systemctl enable {UNITS}
+        systemctl restart nftables.service
+        nmcli connection reload
+        systemctl restart kiosk-web.service
+        systemctl start kiosk-sync.timer
+    """)  # fmt: skip
+    return "provisioned; reboot to start the screen and the hotspot"
+
+
+def restart(c: Connection, kiosk: Kiosk) -> str:
+    _root(c, "systemctl restart kiosk-web.service kiosk-display.service")
+    return "restarted"
 
 
 def status(c: Connection, kiosk: Kiosk) -> dict:
     """The kiosk's own heartbeat: version, release, last sync, disk, temperature, uptime."""
-    result = _sh(c, f"{kiosk.prefix}/.venv/bin/kiosk doctor --json", warn=True)
+    result = _sh(c, "sudo -n /usr/local/bin/kiosk doctor --json", warn=True)
     if result.failed:
         raise KioskError(f"kiosk doctor failed: {result.stderr.strip()[-200:]}")
     return json.loads(result.stdout)

@@ -216,6 +216,10 @@ def test_no_verified_release_means_nothing_is_shown(tmp_path, keypair, fixture_r
     empty = create_app(device_settings(tmp_path / "none", Path(f"{keypair[0]}.pub")), usage=usage)
     response = empty.test_client().get("/en/", environ_base=PHONE)
     assert response.status_code == 503 and "not available" in text(response)
+    # The touchscreen waits for its first release by itself: it looks again every 30 s.
+    waiting = empty.test_client().get("/screen/", environ_base=SCREEN)
+    assert waiting.status_code == 503 and waiting.headers["Retry-After"] == "30"
+    assert "<meta http-equiv=refresh content=30>" in text(waiting)
 
     data = tmp_path / "device"
     ReleaseStore(data).install(fixture_release, [keypair[1]])

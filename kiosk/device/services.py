@@ -14,6 +14,8 @@ import re
 
 from kiosk.errors import SettingsError
 
+CONFIG = "/etc/first-mile-kiosk/kiosk.toml"
+
 UNITS = ("kiosk-web.service", "kiosk-display.service", "kiosk-sync.service",
          "kiosk-sync.timer", "kiosk-usb@.service")  # fmt: skip
 
@@ -44,11 +46,16 @@ def _check(settings) -> None:
         raise SettingsError("service_user must be a plain Unix user name.")
 
 
+def mode(path: str) -> int:
+    """The file mode a rendered file must have: NetworkManager ignores a profile others can
+    read (nm-settings-keyfile(5)), so the hotspot's is 0600; everything else is 0644."""
+    return 0o600 if path.startswith("etc/NetworkManager/system-connections/") else 0o644
+
+
 def render(settings) -> dict[str, str]:
     """Every system file the kiosk needs, as text, keyed by its path under / ."""
     _check(settings)
     net = _network(settings)
-    kiosk = f"{settings.install_prefix}/.venv/bin/kiosk"
     ip = str(net.ip)
     hosts = list(net.network.hosts())
     first, last = hosts[min(9, len(hosts) - 1)], hosts[-1]
@@ -139,16 +146,79 @@ table inet kiosk {{
 options cfg80211 ieee80211_regdom={settings.wifi_country}
 """
 
+    files["etc/nftables.conf"] = """\
+#!/usr/sbin/nft -f
+# Loaded at boot by Debian's nftables.service. The kiosk owns this device's firewall: start
+# clean, then take every rule file in /etc/nftables.d (the kiosk's is kiosk.nft).
+flush ruleset
+include "/etc/nftables.d/*.nft"
+"""
+
     files["etc/systemd/journald.conf.d/kiosk.conf"] = """\
 # Logs in RAM only: spares the SD card, and nothing survives a seizure of the device.
 [Journal]
 Storage=volatile
 RuntimeMaxUse=32M
 """
+    files.update(_units(settings))
+    files["etc/udev/rules.d/90-kiosk-usb.rules"] = (
+        "# A FAT or exFAT stick labelled KIOSK brings releases and takes figures home: sync\n"
+        "# with it (kiosk-usb@.service mounts it for the kiosk's user, unmounts it on removal).\n"
+        'ACTION=="add", SUBSYSTEM=="block", ENV{ID_FS_LABEL}=="KIOSK", '
+        'ENV{ID_FS_TYPE}=="vfat|exfat", TAG+="systemd", '
+        'ENV{SYSTEMD_WANTS}+="kiosk-usb@%k.service"\n'
+    )
+    return files
 
-    common = f"""User={settings.service_user}
-Environment=KIOSK_CONFIG=/etc/first-mile-kiosk/kiosk.toml
+
+# What every kiosk service gets: the settings file, the unprivileged user, and no way to gain
+# privileges, see other users' files or change the system. ReadWritePaths opens only the data
+# folder (releases, counts, outbox) and the USB sticks' folder ("-": it may not exist yet).
+def _sandbox(settings) -> str:
+    return f"""User={settings.service_user}
+Group={settings.service_user}
+Environment=KIOSK_CONFIG={CONFIG}
+UMask=0027
+NoNewPrivileges=yes
+ProtectSystem=strict
+ReadWritePaths={settings.data_dir} -{settings.usb_root}
+ProtectHome=yes
+PrivateTmp=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+RestrictSUIDSGID=yes
+RestrictRealtime=yes
+LockPersonality=yes
+SystemCallArchitectures=native
+CapabilityBoundingSet=
+AmbientCapabilities=
 """
+
+
+# For the services that run no graphics: no devices, no new namespaces, a narrow system call
+# set, only the address families they use.
+def _headless(families: str) -> str:
+    return f"""PrivateDevices=yes
+DevicePolicy=closed
+RestrictNamespaces=yes
+RemoveIPC=yes
+ProtectProc=invisible
+RestrictAddressFamilies={families}
+SystemCallFilter=@system-service
+SystemCallFilter=~@privileged @resources
+SystemCallErrorNumber=EPERM
+MemoryDenyWriteExecute=yes
+"""
+
+
+def _units(settings) -> dict[str, str]:
+    kiosk = f"{settings.install_prefix}/venv/bin/kiosk"
+    sandbox = _sandbox(settings)
+    files: dict[str, str] = {}
     files["etc/systemd/system/kiosk-web.service"] = f"""\
 [Unit]
 Description=First Mile kiosk: the guide site for phones and the touchscreen
@@ -158,11 +228,12 @@ StartLimitIntervalSec=0
 
 [Service]
 Type=notify
-{common}ExecStart={kiosk} serve --host 0.0.0.0 --port {port}
+ExecStart={kiosk} serve --host 0.0.0.0 --port {settings.port}
 # systemd restarts the server when it stops answering its own health check (watchdog).
-WatchdogSec=60
+WatchdogSec=30
 Restart=always
 RestartSec=2
+{sandbox}{_headless("AF_INET AF_INET6 AF_UNIX")}PrivateUsers=yes
 
 [Install]
 WantedBy=multi-user.target
@@ -170,16 +241,39 @@ WantedBy=multi-user.target
     files["etc/systemd/system/kiosk-display.service"] = f"""\
 [Unit]
 Description=First Mile kiosk: the touchscreen window
-After=kiosk-web.service graphical.target
+After=kiosk-web.service systemd-user-sessions.service
 Wants=kiosk-web.service
+# The screen's console is the kiosk's, not a login prompt's.
+Conflicts=getty@tty7.service
+After=getty@tty7.service
 StartLimitIntervalSec=0
 
 [Service]
-{common}Environment=DISPLAY=:0
-ExecStart={kiosk} display
+# Its own X server on the seat's console, started by the kiosk's user with a logind session
+# (PAMName, TTYPath): logind hands the session the screen and input devices, so X runs
+# without root. The X authority cookie is made fresh at each start and readable by the kiosk
+# user only: no other program on the device can read the screen or type into it.
+RuntimeDirectory=kiosk-display
+RuntimeDirectoryMode=0700
+Environment=XAUTHORITY=%t/kiosk-display/Xauthority
+PAMName=login
+TTYPath=/dev/tty7
+TTYReset=yes
+TTYVHangup=yes
+TTYVTDisallocate=yes
+StandardInput=tty-fail
+StandardOutput=journal
+StandardError=journal
+UtmpIdentifier=tty7
+UtmpMode=user
+ExecStartPre=/bin/sh -c 'xauth -q -f "$XAUTHORITY" add :0 . "$(mcookie)"'
+ExecStart=/usr/bin/xinit {kiosk} display -- /usr/lib/xorg/Xorg :0 vt7 -keeptty \\
+    -auth ${{XAUTHORITY}} -nolisten tcp -nocursor -s 0 -dpms -novtswitch
 Restart=always
 RestartSec=3
-
+# The window needs the screen, input and GPIO devices (no PrivateDevices), and WebKit's own
+# sandbox makes namespaces for each web process (no RestrictNamespaces).
+{sandbox}
 [Install]
 WantedBy=graphical.target
 """
@@ -189,13 +283,15 @@ Description=First Mile kiosk: sync with headquarters
 
 [Service]
 Type=oneshot
-{common}# Only when there is a route out; the kiosk backs off by itself while headquarters is away.
+# Only when there is a route out; the kiosk backs off by itself while headquarters is away.
 ExecCondition=/bin/sh -c 'ip route show default | grep -q .'
 ExecStart={kiosk} sync
+# A stuck line must not hold the next sync (or the USB stick) forever.
+TimeoutStartSec=30min
 # Never slow the web server or the window.
 Nice=10
 IOSchedulingClass=idle
-"""
+{sandbox}{_headless("AF_INET AF_INET6 AF_UNIX")}"""
     files["etc/systemd/system/kiosk-sync.timer"] = """\
 [Unit]
 Description=First Mile kiosk: sync with headquarters now and then
@@ -208,20 +304,27 @@ RandomizedDelaySec=5min
 [Install]
 WantedBy=timers.target
 """
+    user = settings.service_user
+    stick = f"{settings.usb_root}/%I"
     files["etc/systemd/system/kiosk-usb@.service"] = f"""\
 [Unit]
 Description=First Mile kiosk: sync with the USB stick %I
+# Stopped (and so unmounted) when the stick is pulled out.
+BindsTo=dev-%i.device
+After=dev-%i.device
 
 [Service]
 Type=oneshot
-ExecStartPre=/bin/mkdir -p /media/kiosk-usb
-ExecStartPre=/bin/mount -o nosuid,nodev,noexec /dev/%I /media/kiosk-usb
-{common}ExecStart={kiosk} sync --usb /media/kiosk-usb
-ExecStopPost=/bin/umount /media/kiosk-usb
-"""
-    files["etc/udev/rules.d/90-kiosk-usb.rules"] = (
-        "# A stick labelled KIOSK brings releases and takes figures home: sync with it.\n"
-        'ACTION=="add", SUBSYSTEM=="block", ENV{ID_FS_LABEL}=="KIOSK", TAG+="systemd", '
-        'ENV{SYSTEMD_WANTS}+="kiosk-usb@%k.service"\n'
-    )
+RemainAfterExit=yes
+# Mounting needs root ("+"); everything after runs as the kiosk's user, who owns the files on
+# the FAT stick (uid=, gid=) so figures can be written to it. flush: every write reaches the
+# stick at once, so pulling it out early loses nothing that was written.
+ExecStartPre=+/bin/mkdir -p {stick}
+ExecStartPre=+/bin/mount -o uid={user},gid={user},umask=077,flush,nosuid,nodev,noexec \\
+    /dev/%I {stick}
+ExecStart={kiosk} sync --usb {stick}
+ExecStop=+/bin/umount --lazy {stick}
+ExecStopPost=+/bin/rmdir --ignore-fail-on-non-empty {stick}
+TimeoutStartSec=30min
+{sandbox}{_headless("AF_UNIX")}"""
     return files

@@ -191,7 +191,7 @@ def display(url: str, settings=None, on_ready=None) -> Display:
             controls = Controls(settings, window.run_js, greet=greet)
             window.controls = controls
         except Exception as exc:
-            log.info("no buttons or lights: %s", exc)
+            log.warning("no buttons or lights (the screen still works): %s", exc)
     try:
         window.run()
     finally:

@@ -394,7 +394,7 @@ def _bump() -> None:
 def usb_install():
     _need_sign_in()
     settings = _settings()
-    path = Path(request.form.get("path") or settings.usb_path)
+    path = Path(request.form.get("path") or settings.usb_root)
     source = path if (path / "manifest.json").exists() else path / "release"
     try:
         trusted = trusted_keys(settings)
@@ -469,7 +469,7 @@ def export():
 def export_to_stick():
     _need_sign_in()
     settings = _settings()
-    folder = Path(request.form.get("path") or settings.usb_path)
+    folder = Path(request.form.get("path") or settings.usb_root)
     name = f"usage-{_safe(settings.device_name)}-{dt.date.today().isoformat()}.csv"
     try:
         (folder / name).write_bytes(_csv_bytes())

@@ -368,12 +368,16 @@ def _error_page(status: int):
     try:
         release = library().release()
     except ReleaseNotFound:
+        # Before the first release arrives (by stick or sync) the touchscreen shows this page;
+        # it looks again every 30 s, so the screen comes alive by itself when guides arrive.
         return Response(
-            "<!doctype html><html lang=en><meta charset=utf-8><title>Not available</title>"
+            "<!doctype html><html lang=en><meta charset=utf-8>"
+            "<meta http-equiv=refresh content=30><title>Not available</title>"
             "<h1>The guides are not available right now.</h1>"
             "<p>Please ask the librarian.</p></html>",
             status=503,
             mimetype="text/html",
+            headers={"Retry-After": "30"},
         )
     parts = request.path.strip("/").split("/")
     if parts and parts[0] == "screen":

@@ -1,11 +1,15 @@
-"""deploy/: fleet tasks against a real sshd on 127.0.0.1 (provision, which needs a Pi's apt and
-systemd, is checked with invoke's MockContext for the commands it would run)."""
+"""deploy/: fleet mechanics against a real sshd on 127.0.0.1.
+
+Provisioning and deploying touch a Pi's apt, users and systemd, so they are proven where they
+live: on the booted VM of the system test (tests/system), never against a stand-in here.
+"""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -22,78 +26,72 @@ def fleet_of_three(tmp_path):
     key = tmp_path / "admin_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     server.authorized_keys.write_text((tmp_path / "admin_key.pub").read_text())
-    # "Remote" kiosks live on this machine under their own prefixes; their .venv is ours.
-    kiosks = []
-    for name in ("lib-a", "lib-b"):
-        prefix = tmp_path / name
-        prefix.mkdir()
-        (prefix / ".venv").symlink_to(ROOT / ".venv")
-        kiosks.append(fleet.Kiosk(name, "127.0.0.1", server.port, server.user, str(key),
-                                  str(server.known_hosts), str(prefix)))  # fmt: skip
+    kiosks = [
+        fleet.Kiosk(name, "127.0.0.1", server.port, server.user, str(key), str(server.known_hosts))
+        for name in ("lib-a", "lib-b")
+    ]
     kiosks.append(fleet.Kiosk("lib-offline", "127.0.0.1", 9, server.user, str(key),
-                              str(server.known_hosts), str(tmp_path / "x")))  # fmt: skip
-    inventory = tmp_path / "kiosks.toml"
-    inventory.write_text("".join(
-        f'[[kiosk]]\nname = "{k.name}"\nhost = "{k.host}"\nport = {k.port}\nuser = "{k.user}"\n'
-        f'key = "{k.key}"\nknown_hosts = "{k.known_hosts}"\nprefix = "{k.prefix}"\n\n'
-        for k in kiosks
-    ))  # fmt: skip
-    yield kiosks, inventory
+                              str(server.known_hosts)))  # fmt: skip
+    yield kiosks, server
     server.stop()
 
 
-def test_code_reaches_every_kiosk_and_one_failure_stops_nothing(fleet_of_three):
-    kiosks, _ = fleet_of_three
-    results = fleet.rollout(kiosks, fleet.push_code)
+def whoami(c, kiosk) -> str:
+    return c.run("echo $USER", hide=True, in_stream=False).stdout.strip()
+
+
+def test_one_unreachable_kiosk_stops_nothing(fleet_of_three):
+    kiosks, server = fleet_of_three
+    results = fleet.rollout(kiosks, whoami)
     assert [(name, ok) for name, ok, _ in results] == [
         ("lib-a", True), ("lib-b", True), ("lib-offline", False)
     ]  # fmt: skip
-    for kiosk in kiosks[:2]:
-        shipped = Path(kiosk.prefix) / "src"
-        assert (shipped / "kiosk" / "cli.py").read_bytes() == (ROOT / "kiosk/cli.py").read_bytes()
-        assert not (shipped / ".venv").exists() and not (shipped / ".git").exists()
+    assert results[0][2] == server.user
     assert fleet.summary(results).endswith("2 of 3 kiosks done, 1 failed.")
 
 
-def test_status_asks_each_kiosk_its_heartbeat(fleet_of_three):
-    _kiosks, inventory = fleet_of_three
-    results = fleet.rollout(fleet.read_inventory(inventory), fleet.status)
-    good = {name: beat for name, ok, beat in results if ok}
-    assert set(good) == {"lib-a", "lib-b"}, results
-    assert good["lib-a"]["format"] == 1 and "app_version" in good["lib-a"]
-    out = subprocess.run(
-        [sys.executable, "-m", "invoke", "-r", str(ROOT / "deploy"), "-c", "fabfile",
-         "status", "--inventory", str(inventory)],
-        capture_output=True, text=True, timeout=120, check=False,
+def test_a_kiosk_whose_host_key_is_not_the_pinned_one_is_refused(fleet_of_three, tmp_path):
+    kiosks, server = fleet_of_three
+    other = tmp_path / "other_host"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    wrong = tmp_path / "wrong_known_hosts"
+    kind, blob = (tmp_path / "other_host.pub").read_text().split()[:2]
+    wrong.write_text(f"[127.0.0.1]:{server.port} {kind} {blob}\n")
+    impostor = fleet.Kiosk("lib-a", "127.0.0.1", server.port, server.user, kiosks[0].key,
+                           str(wrong))  # fmt: skip
+    [(_name, ok, message)] = fleet.rollout([impostor], whoami)
+    assert not ok and "key" in message.lower(), message
+    unpinned = tmp_path / "empty_known_hosts"
+    unpinned.write_text("")
+    stranger = fleet.Kiosk("lib-a", "127.0.0.1", server.port, server.user, kiosks[0].key,
+                           str(unpinned))  # fmt: skip
+    [(_, ok, message)] = fleet.rollout([stranger], whoami)
+    assert not ok, message  # an unknown host key is never added on trust
+
+
+def test_the_artifact_pins_every_package_with_its_hash(tmp_path):
+    built = subprocess.run(
+        [sys.executable, str(ROOT / "deploy" / "artifact.py"), "build", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
-    assert "lib-a: release" in out.stdout and "lib-offline: unreachable" in out.stdout
-
-
-def test_provision_runs_the_steps_a_pi_needs(monkeypatch):
-    import re
-
-    from invoke import MockContext, Result
-
-    kiosk = fleet.Kiosk("pi", "pi.local")
-    c = MockContext(run={re.compile(".*"): Result("")}, repeat=True)
-    c.put = lambda *a, **k: None
-    ran: list[str] = []
-    real_run = c.run
-
-    def record(command, **kwargs):
-        ran.append(command)
-        return real_run(command, **kwargs)
-
-    c.run = record
-    monkeypatch.setattr(fleet, "install_env", lambda conn, k: "environment installed")
-    monkeypatch.setattr(fleet, "push_code", lambda conn, k: "code sent")
-    assert fleet.provision(c, kiosk, "release-key.pub") == "provisioned"
-    joined = "\n".join(ran)
-    assert "apt-get install" in joined and "network-manager" in joined and "nftables" in joined
-    assert "systemctl disable --now dnsmasq.service hostapd.service" in joined
-    assert "useradd --system" in joined
-    assert "kiosk services render --out /" in joined
-    assert "enable --now kiosk-web.service kiosk-display.service kiosk-sync.timer" in joined
+    assert built.returncode == 0, built.stderr[-2000:]
+    path = Path(built.stdout.strip())
+    with tarfile.open(path) as tar:
+        names = tar.getnames()
+        lock = tar.extractfile("install.lock").read().decode().splitlines()
+        meta = json.loads(tar.extractfile("artifact.json").read())
+    wheels = [n for n in names if n.startswith("wheels/")]
+    assert len(lock) == len(wheels) and all("--hash=sha256:" in line for line in lock)
+    pinned = {line.split("==")[0] for line in (ROOT / "deploy/requirements.lock").read_text()
+              .splitlines() if "==" in line}  # fmt: skip
+    shipped = {line.split("==")[0] for line in lock}
+    assert pinned | {"first-mile-kiosk"} == shipped
+    assert meta["arch"] == "amd64" and meta["python"] == "3.11"
+    again = subprocess.run(
+        [sys.executable, str(ROOT / "deploy" / "artifact.py"), "build", "--out",
+         str(tmp_path / "again")], capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert fleet.artifact_id(path) == fleet.artifact_id(Path(again.stdout.strip()))
 
 
 def test_inventory_mistakes_are_explained(tmp_path):
@@ -105,4 +103,3 @@ def test_inventory_mistakes_are_explained(tmp_path):
     empty.write_text("")
     with pytest.raises(Exception, match="lists no"):
         fleet.read_inventory(empty)
-    assert json.dumps  # json is used by the status test through the heartbeat

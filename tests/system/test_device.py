@@ -1,0 +1,276 @@
+"""The booted kiosk, checked from outside and from phones (see conftest.py for how it is made).
+
+The tests run in file order on one VM: the hotspot and firewall first, as a phone meets them
+after power-on; then the web server's watchdog; then a USB stick brings the first release,
+which the touchscreen then shows; last, health and hardening.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.system.conftest import DEVICE, SSID, Device, fab
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+KIOSK_IP = "10.42.0.1"
+SCREENSHOT = ROOT / "docs" / "screenshots" / "system-screen.png"
+
+
+def wait_for(what: str, check, timeout: float, every: float = 2.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:.0f} s")
+        time.sleep(every)
+
+
+def join(dev: Device, ns: str, radio: str) -> dict:
+    """Move a simulated radio into its own namespace, join the open Wi-Fi, take a lease."""
+    vm = dev.vm
+    vm.root(f"""
+        ip netns add {ns}
+        iw phy "$(cat /sys/class/net/{radio}/phy80211/name)" set netns name {ns}
+        ip netns exec {ns} ip link set lo up
+        ip netns exec {ns} ip link set {radio} up
+    """)  # fmt: skip
+
+    def connected() -> bool:
+        vm.root(f"ip netns exec {ns} iw dev {radio} connect '{SSID}'", check=False)
+        time.sleep(2)
+        link = vm.root(f"ip netns exec {ns} iw dev {radio} link", check=False).stdout
+        return "Connected to" in link
+
+    wait_for(f"{ns} joins the hotspot", connected, timeout=240, every=3)
+    vm.root(f"""cat > /tmp/{ns}-dhcp.sh <<'EOF'
+#!/bin/sh
+env > /tmp/{ns}-lease.$1
+if [ "$1" = bound ]; then
+    ip addr add "$ip/$mask" dev "$interface"
+    ip route add default via "$router" 2>/dev/null || true
+fi
+EOF
+chmod 755 /tmp/{ns}-dhcp.sh
+ip netns exec {ns} busybox udhcpc -i {radio} -n -q -t 10 -O 114 -s /tmp/{ns}-dhcp.sh""")
+    text = vm.root(f"cat /tmp/{ns}-lease.bound").stdout
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+@pytest.fixture(scope="module")
+def phones(device):
+    first = join(device, "phone1", "wlan1")
+    second = join(device, "phone2", "wlan2")
+    return first, second
+
+
+def test_the_firewall_is_loaded_at_boot(device):
+    ruleset = device.vm.root("nft list ruleset").stdout
+    assert "table inet kiosk" in ruleset, ruleset
+    assert re.search(r'iifname "wlan0" tcp dport 80 redirect to :8080', ruleset), ruleset
+
+
+def test_the_hotspot_comes_up_by_itself_and_a_phone_lands_on_the_portal(device, phones):
+    first, _ = phones
+    assert first["ip"].startswith("10.42.0.") and first["router"] == KIOSK_IP
+    assert bytes.fromhex(first["opt114"]).decode() == f"http://{KIOSK_IP}/portal"
+    for name in ("connectivitycheck.gstatic.com", "captive.apple.com", "www.msftconnecttest.com",
+                 "example.org"):  # fmt: skip
+        assert device.phone("phone1", "dns", name) == KIOSK_IP, name
+    android = device.phone("phone1", "http", "GET",
+                           "http://connectivitycheck.gstatic.com/generate_204")  # fmt: skip
+    assert android.startswith(f"302 http://{KIOSK_IP}/portal"), android
+    device.record(power_on_to_portal_seconds=round(time.monotonic() - device.vm.booted_at, 1))
+    apple = device.phone("phone1", "http", "GET", "http://captive.apple.com/hotspot-detect.html")
+    assert apple.startswith(f"302 http://{KIOSK_IP}/portal"), apple
+    windows = device.phone(
+        "phone1", "http", "GET", "http://www.msftconnecttest.com/connecttest.txt"
+    )
+    assert windows.startswith(f"302 http://{KIOSK_IP}/portal"), windows
+    assert device.phone("phone1", "http", "GET", f"http://{KIOSK_IP}/portal").startswith("200 ")
+    assert device.phone("phone1", "http", "POST", f"http://{KIOSK_IP}/portal/continue")[:3] == "303"
+    online = device.phone("phone1", "http", "GET",
+                          "http://connectivitycheck.gstatic.com/generate_204")  # fmt: skip
+    assert online.startswith("204 "), online
+    assert "Success" in device.phone("phone1", "http", "GET",
+                                     "http://captive.apple.com/hotspot-detect.html")  # fmt: skip
+    assert "Microsoft Connect Test" in device.phone(
+        "phone1", "http", "GET", "http://www.msftconnecttest.com/connecttest.txt"
+    )
+
+
+def test_a_phone_reaches_the_kiosk_pages_and_nothing_else(device, phones):
+    _, second = phones
+    vm = device.vm
+    # Behind the kiosk, an "internet" it could route to: the kiosk itself reaches it.
+    vm.root("""
+        ip netns add uplink
+        ip link add up0 type veth peer name up1 netns uplink
+        ip addr add 192.0.2.1/24 dev up0 && ip link set up0 up
+        ip netns exec uplink ip addr add 192.0.2.2/24 dev up1
+        ip netns exec uplink ip link set up1 up
+        ip netns exec uplink ip route add 10.42.0.0/24 via 192.0.2.1
+        systemd-run --unit=test-uplink ip netns exec uplink python3 -m http.server \
+            --bind 192.0.2.2 8081
+    """)  # fmt: skip
+    vm.root("systemd-run --unit=test-phone2 ip netns exec phone2 python3 -m http.server "
+            f"--bind {second['ip']} 8082")  # fmt: skip
+    wait_for("the uplink server", lambda: vm.root("python3 /tmp/phone.py tcp 192.0.2.2 8081")
+             .stdout.strip() == "open", timeout=60)  # fmt: skip
+    wait_for("phone 2's server", lambda: device.phone("phone2", "tcp", second["ip"], "8082")
+             == "open", timeout=60)  # fmt: skip
+    assert device.phone("phone1", "tcp", "192.0.2.2", "8081") == "closed"  # no uplink
+    assert device.phone("phone1", "tcp", second["ip"], "8082") == "closed"  # no other phone
+    assert device.phone("phone1", "tcp", KIOSK_IP, "22") == "closed"  # no SSH
+    admin = device.phone("phone1", "http", "GET", f"http://{KIOSK_IP}/admin/")
+    assert admin.startswith("404 "), admin  # no librarian's page
+    guides = device.phone("phone1", "http", "GET", f"http://{KIOSK_IP}/")
+    assert guides[:3] in ("200", "503"), guides  # the guide site itself (503: no release yet)
+    vm.root("systemctl stop test-uplink test-phone2", check=False)
+
+
+def main_pid(vm) -> int:
+    return int(vm.ssh("systemctl show -p MainPID --value kiosk-web.service").stdout)
+
+
+def test_the_web_server_runs_unprivileged_and_its_watchdog_restarts_it(device):
+    vm = device.vm
+    pid = main_pid(vm)
+    assert pid > 0
+    assert vm.ssh(f"ps -o user= -p {pid}").stdout.strip() == "kiosk"
+    watchdog = vm.ssh("systemctl show -p WatchdogUSec --value kiosk-web.service").stdout.strip()
+    assert watchdog == "30s", watchdog
+    vm.root(f"kill -STOP {pid}")
+    stopped = time.monotonic()
+
+    def restarted() -> bool:
+        now = main_pid(vm)
+        active = vm.ssh("systemctl is-active kiosk-web.service", check=False).stdout.strip()
+        return now not in (0, pid) and active == "active"
+
+    wait_for("systemd restarts the frozen server", restarted, timeout=120)
+    device.record(watchdog_restart_seconds=round(time.monotonic() - stopped, 1))
+    assert "watchdog timeout" in vm.root("journalctl -u kiosk-web.service -b").stdout.lower()
+
+
+def make_stick(path: Path, release: Path, version: int) -> None:
+    """A FAT stick labelled KIOSK in the stick layout, carrying one signed release."""
+    subprocess.run(["mkfs.vfat", "-C", "-n", "KIOSK", str(path), "131072"], check=True,
+                   capture_output=True)  # fmt: skip
+    image = ["-i", str(path)]
+    for folder in ("::releases", "::releases/stable", "::inbox"):
+        subprocess.run(["mmd", *image, folder], check=True)
+    subprocess.run(["mcopy", "-s", *image, str(release), f"::releases/stable/{version}"],
+                   check=True)  # fmt: skip
+    latest = path.with_name("LATEST")
+    latest.write_text(f"{version}\n")
+    subprocess.run(["mcopy", *image, str(latest), "::releases/stable/LATEST"], check=True)
+
+
+def read_stick(path: Path, name: str) -> bytes:
+    return subprocess.run(["mtype", "-i", str(path), f"::{name}"], capture_output=True,
+                          check=True).stdout  # fmt: skip
+
+
+def doctor(vm) -> dict:
+    return json.loads(vm.ssh("sudo -n kiosk doctor --json").stdout)
+
+
+def test_a_usb_stick_brings_the_release_and_takes_the_figures_home(device, fixture_release):
+    vm = device.vm
+    stick = device.work / "stick.img"
+    make_stick(stick, fixture_release, 100)
+    assert doctor(vm)["release"] in (None, 0)
+    plugged = time.monotonic()
+    vm.plug_stick(stick)
+    wait_for("the stick's release goes live", lambda: doctor(vm)["release"] == 100, timeout=300)
+    device.record(usb_install_seconds=round(time.monotonic() - plugged, 1))
+    unit = wait_for(
+        "the USB unit",
+        lambda: vm.ssh("systemctl list-units --plain --no-legend 'kiosk-usb@*'").stdout.split(),
+        timeout=60,
+    )
+    assert unit[2:4] == ["active", "exited"], unit  # mounted, synced, waiting for removal
+    mounts = vm.ssh("findmnt -rn -o TARGET,OPTIONS -T /media/kiosk-usb/sda").stdout
+    assert mounts.startswith("/media/kiosk-usb/sda "), mounts
+    kiosk_uid = vm.ssh("id -u kiosk").stdout.strip()
+    assert f"uid={kiosk_uid}" in mounts, mounts
+    vm.unplug_stick()
+    wait_for("the stick is unmounted", lambda: vm.ssh(
+        "findmnt /media/kiosk-usb/sda", check=False).returncode != 0, timeout=60)  # fmt: skip
+    beat = json.loads(read_stick(stick, f"inbox/{DEVICE}/heartbeat.json"))
+    assert beat["device"] == DEVICE and beat["release"] == 100
+    listing = subprocess.run(["mdir", "-b", "-i", str(stick), f"::inbox/{DEVICE}"],
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    snapshots = [n for n in listing.split() if re.search(r"usage-\d{4}-\d\d-\d\d\.json$", n)]
+    assert snapshots, listing
+    snapshot = json.loads(read_stick(stick, snapshots[0].lstrip(":/")))
+    assert snapshot["device"] == DEVICE
+
+
+def screen_colours(vm, path: Path) -> int:
+    vm.screendump(path.with_suffix(".ppm"))
+    subprocess.run(["convert", str(path.with_suffix(".ppm")), str(path)], check=True)
+    out = subprocess.run(["identify", "-format", "%k", str(path)], capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    return int(out)
+
+
+def test_the_touchscreen_shows_the_language_screen(device):
+    vm = device.vm
+    assert vm.ssh("systemctl is-active kiosk-display.service", check=False).stdout.strip() == (
+        "active"
+    ), vm.root("journalctl -b -u kiosk-display.service | tail -40").stdout
+    shot = device.work / "screen.png"
+    # The screen looks again every 30 s for a release; then the language tiles are drawn.
+    wait_for("a language screen", lambda: screen_colours(vm, shot) > 200, timeout=240, every=5)
+    time.sleep(5)
+    screen_colours(vm, shot)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    SCREENSHOT.write_bytes(shot.read_bytes())
+    shown = vm.root("journalctl -b -u kiosk-display.service").stdout
+    assert "first page shown" in shown
+
+
+def test_dead_buttons_are_reported_where_a_technician_looks(device):
+    warnings = device.vm.root("journalctl -b -u kiosk-display.service -p warning").stdout
+    assert "no buttons or lights" in warnings, warnings
+
+
+def test_health_over_ssh_and_fab_status(device):
+    beat = doctor(device.vm)
+    assert beat["release"] == 100 and beat["device"] == DEVICE
+    assert beat["disk_free"] and beat["uptime"] > 0
+    assert "temperature" in beat
+    assert beat["last_sync"], beat  # the stick's sync
+    out = fab("status", "--inventory", str(device.inventory), timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert f"{DEVICE}: release 100" in out.stdout, out.stdout
+
+
+def exposure(vm, unit: str) -> float:
+    text = vm.ssh(f"systemd-analyze security --no-pager {unit}").stdout
+    found = re.search(rf"Overall exposure level for {re.escape(unit)}: ([0-9.]+)", text)
+    assert found, text[-2000:]
+    return float(found.group(1))
+
+
+def test_the_services_are_hardened(device):
+    web = exposure(device.vm, "kiosk-web.service")
+    display = exposure(device.vm, "kiosk-display.service")
+    device.record(security_kiosk_web=web, security_kiosk_display=display)
+    assert web <= 4.0, web
+    assert display <= 7.0, display
+
+
+def test_the_technicians_kiosk_command_is_on_path(device):
+    assert device.vm.ssh("command -v kiosk").stdout.strip() == "/usr/local/bin/kiosk"
+    status = device.vm.ssh("sudo -n kiosk release status")
+    assert "100" in status.stdout

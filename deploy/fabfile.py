@@ -42,13 +42,13 @@ def provision(c, inventory, key, artifact):
     _run(inventory, fleet.provision, key, artifact)
 
 
-@task(help=HELP)
+@task(help={k: HELP[k] for k in ("inventory", "artifact")})
 def deploy(c, inventory, artifact):
     """Install a new artifact on every kiosk."""
     _run(inventory, fleet.deploy, artifact)
 
 
-@task(help=HELP)
+@task(help={k: HELP[k] for k in ("inventory", "artifact")})
 def rollout(c, inventory, artifact):
     """Deploy to every kiosk, then restart its services."""
 

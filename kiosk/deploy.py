@@ -37,7 +37,7 @@ USER = "kiosk"
 # artifact, never from a registry.
 PACKAGES = (
     "python3-venv python3-gi gir1.2-webkit2-4.1 fonts-noto-core espeak-ng lame sox "
-    "xserver-xorg-core xserver-xorg-input-libinput xinit xauth "
+    "xserver-xorg-core xserver-xorg-input-libinput xinit xauth matchbox-window-manager "
     "rsync openssh-client network-manager wpasupplicant nftables dnsmasq-base"
 )
 # Groups that give the kiosk's user the Pi's buttons and lights (gpio) and its screen, touch

@@ -17,7 +17,7 @@ from kiosk.errors import SettingsError
 CONFIG = "/etc/first-mile-kiosk/kiosk.toml"
 
 UNITS = ("kiosk-web.service", "kiosk-display.service", "kiosk-sync.service",
-         "kiosk-sync.timer", "kiosk-usb@.service")  # fmt: skip
+         "kiosk-sync.timer", "kiosk-usb@.service", "kiosk-usb-sync@.service")  # fmt: skip
 
 
 def _network(settings):
@@ -306,25 +306,49 @@ WantedBy=timers.target
 """
     user = settings.service_user
     stick = f"{settings.usb_root}/%I"
+    options = f"uid={user},gid={user},umask=077,nosuid,nodev,noexec"
+    # Two units per stick: root mounts it in the system's own mount table (a mount made by a
+    # sandboxed unit would stay inside that unit's namespace), then the kiosk's user syncs.
     files["etc/systemd/system/kiosk-usb@.service"] = f"""\
 [Unit]
-Description=First Mile kiosk: sync with the USB stick %I
+Description=First Mile kiosk: mount the USB stick %I
 # Stopped (and so unmounted) when the stick is pulled out.
 BindsTo=dev-%i.device
 After=dev-%i.device
+Wants=kiosk-usb-sync@%i.service
+Before=kiosk-usb-sync@%i.service
 
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-# Mounting needs root ("+"); everything after runs as the kiosk's user, who owns the files on
-# the FAT stick (uid=, gid=) so figures can be written to it. flush: every write reaches the
+# The kiosk's user owns the files on the FAT stick (uid=, gid=), so figures can be written to
+# it; nothing on it can run (noexec) or be a device (nodev). flush: every write reaches the
 # stick at once, so pulling it out early loses nothing that was written.
-ExecStartPre=+/bin/mkdir -p {stick}
-ExecStartPre=+/bin/mount -o uid={user},gid={user},umask=077,flush,nosuid,nodev,noexec \\
-    /dev/%I {stick}
+ExecStart=/bin/mkdir -p -m 0755 {settings.usb_root}
+ExecStart=/bin/mkdir -p -m 0700 {stick}
+ExecStart=/bin/sh -c 'mount -t vfat -o {options},flush /dev/%I {stick} \\
+    || mount -t exfat -o {options} /dev/%I {stick}'
+ExecStop=/bin/umount --lazy {stick}
+ExecStopPost=/bin/rmdir --ignore-fail-on-non-empty {stick}
+NoNewPrivileges=yes
+PrivateNetwork=yes
+RestrictAddressFamilies=AF_UNIX AF_NETLINK
+DevicePolicy=closed
+DeviceAllow=/dev/%I rw
+LockPersonality=yes
+RestrictRealtime=yes
+SystemCallArchitectures=native
+"""
+    files["etc/systemd/system/kiosk-usb-sync@.service"] = f"""\
+[Unit]
+Description=First Mile kiosk: sync with the USB stick %I
+Requires=kiosk-usb@%i.service
+After=kiosk-usb@%i.service
+BindsTo=kiosk-usb@%i.service
+
+[Service]
+Type=oneshot
 ExecStart={kiosk} sync --usb {stick}
-ExecStop=+/bin/umount --lazy {stick}
-ExecStopPost=+/bin/rmdir --ignore-fail-on-non-empty {stick}
 TimeoutStartSec=30min
 {sandbox}{_headless("AF_UNIX")}"""
     return files

@@ -119,4 +119,7 @@ def device(tmp_path_factory, keypair) -> Device:
         yield dev
     finally:
         (work / "console-copy.log").write_text(vm.console_tail(400))
-        vm.stop()
+        if os.environ.get("KIOSK_SYSTEM_KEEP"):  # for a developer looking into a failure
+            print(f"\nThe VM is still running: ssh {' '.join(vm.ssh_options())} pi@127.0.0.1")
+        else:
+            vm.stop()

@@ -33,7 +33,11 @@ class QMP:
     def __init__(self, path: Path) -> None:
         self.sock = socket.socket(socket.AF_UNIX)
         self.sock.settimeout(60)
-        self.sock.connect(str(path))
+        try:
+            self.sock.connect(str(path))
+        except OSError:
+            self.sock.close()
+            raise
         self.file = self.sock.makefile("rwb")
         self.events: list[dict] = []
         self._read()  # greeting
@@ -130,7 +134,9 @@ class VM:
             "-display", "none", "-serial", f"file:{self.console}",
             "-qmp", f"unix:{qmp_path},server=on,wait=off",
         ]  # fmt: skip
-        args += ["-vga", "std"] if self.arch == "amd64" else ["-device", "ramfb"]
+        # The screen of the official 7" touchscreen: 800×480.
+        screen = "VGA,edid=on,xres=800,yres=480" if self.arch == "amd64" else "ramfb"
+        args += ["-device", screen]
         self.booted_at = time.monotonic()
         with open(self.work / "qemu.err", "ab") as errors:
             self.proc = subprocess.Popen(

@@ -440,7 +440,8 @@ def status(settings) -> None:
     from kiosk.releases.install import ReleaseStore
 
     store = ReleaseStore(settings.data_dir)
-    store.recover()
+    if store.recover() is None:
+        click.echo("A release is being installed right now; this may change in a moment.", err=True)
     click.echo(f"data folder: {Path(settings.data_dir)}")
     click.echo(f"live release: {store.current_version or 'none'}")
     click.echo(f"previous release: {store.previous_version or 'none'}")

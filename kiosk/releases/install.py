@@ -35,6 +35,7 @@ from kiosk.files import fsync_dir as _fsync_dir
 from kiosk.files import write_atomic
 from kiosk.releases.manifest import (
     MANIFEST,
+    MAX_VERSION,
     SIGNATURE,
     Manifest,
     PublicKey,
@@ -96,11 +97,16 @@ class ReleaseStore:
         return target
 
     def highest(self) -> int:
-        """The highest version ever installed here; nothing at or below it is accepted."""
+        """The highest version ever installed here; nothing at or below it is accepted.
+
+        A version beyond what a build writes (taken before such versions were refused) is
+        ignored, so it cannot hold back every normal release for ever.
+        """
         recorded = 0
         with contextlib.suppress(FileNotFoundError, ValueError, KeyError, TypeError):
             recorded = int(json.loads(self.state_file.read_text())["highest"])
-        return max(recorded, self.current_version or 0, self.previous_version or 0)
+        known = (recorded, self.current_version or 0, self.previous_version or 0)
+        return max((v for v in known if v <= MAX_VERSION), default=0)
 
     @contextlib.contextmanager
     def _locked(self, wait: bool = True) -> Iterator[bool]:

@@ -127,6 +127,32 @@ def test_a_file_name_ending_in_a_newline_is_refused(tmp_path, device, keypair):
     install_and_verify_refuse(data, env, bad, "unsafe file name", keypair)
 
 
+def test_no_name_pattern_in_the_kiosk_accepts_a_trailing_newline(tmp_path):
+    """Every name pattern, as the kiosk itself compiled it, and the checks that use them."""
+    from kiosk import hq
+    from kiosk.errors import KioskError
+    from kiosk.releases import manifest, source
+    from kiosk.web import pages
+
+    with pytest.raises(KioskError, match="device name"):
+        hq.add_device(tmp_path, "kiosk-a\n")
+    with pytest.raises(KioskError, match="channel name"):
+        hq.publish(tmp_path, tmp_path / "key", tmp_path, "stable\n", speaker=None)
+    cases = [
+        (manifest._SEGMENT, "x.mp3"),
+        (hq.DEVICE_NAME, "kiosk-a"),
+        (hq.SNAPSHOT_NAME, "usage-2026-01-02.json"),
+        (pages.SAFE_ID, "documents"),
+        (pages.SAFE_TAG, "ne"),
+        (source.ID, "documents"),
+        (source.TAG, "ne"),
+        (source.COUNTRY, "NP"),
+    ]
+    for pattern, good in cases:
+        assert pattern.match(good), pattern.pattern
+        assert not pattern.match(good + "\n"), f"{pattern.pattern} accepts {good!r} + newline"
+
+
 # ---------------------------------------------------------------- case 22: versions and JSON
 
 

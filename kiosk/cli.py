@@ -14,6 +14,17 @@ from kiosk.errors import ContentInvalid, KioskError
 pass_settings = click.make_pass_decorator(Settings)
 
 
+def printable(text: str) -> str:
+    """``text`` with every character that could steer a terminal escaped, line breaks kept.
+
+    Messages can carry words from a release, a stick or headquarters; the sentences that
+    quote them escape them already, and this is the last net before the terminal.
+    """
+    from kiosk.releases.manifest import shown
+
+    return "\n".join(shown(line, limit=None) for line in text.split("\n"))
+
+
 class KioskGroup(click.Group):
     """Turn every KioskError into its plain message and exit code, never a traceback."""
 
@@ -21,10 +32,10 @@ class KioskGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ContentInvalid as exc:
-            click.echo(exc.message, err=True)
+            click.echo(printable(exc.message), err=True)
             sys.exit(exc.exit_code)
         except KioskError as exc:
-            click.echo(f"Error: {exc.message}", err=True)
+            click.echo(f"Error: {printable(exc.message)}", err=True)
             sys.exit(exc.exit_code)
 
 
@@ -172,7 +183,7 @@ def sync(settings: Settings, usb: str | None, now: bool) -> None:
     if usb:
         message = syncing.sync_usb(settings, trusted, usb)
         syncing.record(settings.data_dir, True, f"USB: {message}")
-        click.echo(message[0].upper() + message[1:] + ".")
+        click.echo(printable(message[0].upper() + message[1:] + "."))
         return
     if not settings.hq_host:
         raise syncing.SyncFailed("No headquarters is set (hq_host); use --usb with a stick.")
@@ -441,7 +452,8 @@ def status(settings) -> None:
     from kiosk.releases.install import ReleaseStore
 
     store = ReleaseStore(settings.data_dir)
-    store.recover()
+    if store.recover() is None:
+        click.echo("A release is being installed right now; this may change in a moment.", err=True)
     click.echo(f"data folder: {Path(settings.data_dir)}")
     click.echo(f"live release: {store.current_version or 'none'}")
     click.echo(f"previous release: {store.previous_version or 'none'}")

@@ -31,8 +31,8 @@ from kiosk.errors import KioskError
 from kiosk.files import write_atomic
 from kiosk.usage import SNAPSHOT_FORMAT, TABLES
 
-DEVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-SNAPSHOT_NAME = re.compile(r"^usage-(\d{4}-\d{2}-\d{2})\.json$")
+DEVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\Z")  # \Z: "$" allows a final newline
+SNAPSHOT_NAME = re.compile(r"^usage-(\d{4}-\d{2}-\d{2})\.json\Z")
 MAX_FILE = 4 * 1024 * 1024
 
 
@@ -71,7 +71,7 @@ def publish(src, key, root: Path, channel: str, speaker, version: int | None = N
     """Build and sign a release into releases/<channel>/<version>, then point LATEST at it."""
     from kiosk.releases.build import build_release
 
-    if not re.match(r"^[a-z0-9-]+$", channel):
+    if not re.fullmatch(r"[a-z0-9-]+", channel):
         raise KioskError("A channel name uses a-z, 0-9 and '-'.")
     folder = root / "releases" / channel
     folder.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.errors import ContentInvalid, KioskError, Problem
-from kiosk.releases.manifest import load_private_key, write_manifest
+from kiosk.releases.manifest import VERSION_FORMAT, load_private_key, write_manifest
 from kiosk.releases.markdown import SentenceCounter, render_blocks, render_inline
 from kiosk.releases.source import PLACEHOLDER, Content, Guide, load_content
 from kiosk.search import build_index
@@ -133,10 +133,16 @@ def build_release(
     _check_voices(content, speaker)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise KioskError(f"{out} already exists and is not empty; choose a new folder.")
+    stamp = int(now.astimezone(dt.UTC).strftime(VERSION_FORMAT))
     if version is None:
-        version = int(now.strftime("%Y%m%d%H%M%S"))
-    if version <= 0:
-        raise KioskError("The release version must be a positive whole number.")
+        version = stamp
+    if not 0 < version <= stamp:
+        # Kiosks refuse a version later than its release's creation: it would outrank every
+        # release built after it. Said here, before minutes of speech are spent.
+        raise KioskError(
+            f"The release version must be a whole number from 1 up to the time now as "
+            f"YYYYMMDDHHMMSS ({stamp})."
+        )
 
     tmp = out.parent / f".{out.name}.building-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

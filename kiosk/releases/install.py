@@ -6,19 +6,28 @@ Layout under the data folder::
     current  -> releases/<version>     what the kiosk shows
     previous -> releases/<version>     what ``kiosk release rollback`` goes back to
     release-state.json       the highest version ever installed (outside the release folders)
+    releases.lock            flock()ed by every process that changes anything above
 
 A ``kill -9`` at any moment leaves ``current`` pointing at a complete release: the new one is
 copied, checked and fsynced under a temporary name first, and the switch is a rename of a
 symlink. Whatever a killed install left behind is removed by ``recover()`` at the next start.
+
+Install, rollback and recovery hold one exclusive lock, so recovery can never take another
+process's half-made copy for a leftover. The kernel drops the lock when its holder dies, even
+by ``kill -9``. Install and rollback wait for it; recovery, which only tidies up, skips its work
+when another process holds the lock, so ``kiosk release status`` or a starting server never
+waits behind a long install, nor disturbs it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from kiosk.errors import ReleaseNotFound, ReleaseRejected
@@ -26,6 +35,7 @@ from kiosk.files import fsync_dir as _fsync_dir
 from kiosk.files import write_atomic
 from kiosk.releases.manifest import (
     MANIFEST,
+    MAX_VERSION,
     SIGNATURE,
     Manifest,
     PublicKey,
@@ -38,6 +48,7 @@ from kiosk.releases.manifest import (
 
 INCOMING = ".incoming-"
 KEEP = ("current", "previous")
+LOCK = "releases.lock"
 
 
 class ReleaseStore:
@@ -47,6 +58,7 @@ class ReleaseStore:
         self.root = Path(data_dir)
         self.releases = self.root / "releases"
         self.state_file = self.root / "release-state.json"
+        self.lock_file = self.root / LOCK
 
     # ------------------------------------------------------------ reading
 
@@ -85,19 +97,56 @@ class ReleaseStore:
         return target
 
     def highest(self) -> int:
-        """The highest version ever installed here; nothing at or below it is accepted."""
+        """The highest version ever installed here; nothing at or below it is accepted.
+
+        A version beyond what a build writes (taken before such versions were refused) is
+        ignored, so it cannot hold back every normal release for ever.
+        """
         recorded = 0
         with contextlib.suppress(FileNotFoundError, ValueError, KeyError, TypeError):
             recorded = int(json.loads(self.state_file.read_text())["highest"])
-        return max(recorded, self.current_version or 0, self.previous_version or 0)
+        known = (recorded, self.current_version or 0, self.previous_version or 0)
+        return max((v for v in known if v <= MAX_VERSION), default=0)
+
+    @contextlib.contextmanager
+    def _locked(self, wait: bool = True) -> Iterator[bool]:
+        """Hold the releases lock; with ``wait=False``, yield False at once if another has it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        # O_NOFOLLOW: a link planted as the lock file must not make us create a file elsewhere.
+        # Read-only is enough for flock(), and lets a kiosk user lock a file root made.
+        flags = os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(self.lock_file, flags, 0o644)
+        except PermissionError:
+            if wait:
+                raise
+            yield False  # someone without write access only looks; tidying is not theirs
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)  # closing the last descriptor releases the lock
 
     # ------------------------------------------------------------ writing
 
-    def recover(self) -> list[str]:
-        """Remove what an interrupted install left: partial copies and temporary links."""
-        removed: list[str] = []
+    def recover(self) -> list[str] | None:
+        """Remove what an interrupted install left: partial copies and temporary links.
+
+        Returns None, having touched nothing, while another process holds the releases.
+        """
         if not self.root.is_dir():
-            return removed
+            return []
+        with self._locked(wait=False) as mine:
+            return self._recover() if mine else None
+
+    def _recover(self) -> list[str]:
+        """Remove leftovers; only with the lock held, else another's copy looks like one."""
+        removed: list[str] = []
         for entry in self.root.iterdir():
             if entry.name.startswith((".current.", ".previous.")) and entry.is_symlink():
                 entry.unlink()
@@ -124,10 +173,12 @@ class ReleaseStore:
         now: dt.datetime | None = None,
     ) -> Manifest:
         """Verify the release at ``source``, copy it in, and make it live."""
-        source = Path(source)
-        self.root.mkdir(parents=True, exist_ok=True)
+        with self._locked():
+            return self._install(Path(source), trusted, now)
+
+    def _install(self, source: Path, trusted: list[PublicKey], now: dt.datetime | None) -> Manifest:
         self.releases.mkdir(exist_ok=True)
-        self.recover()
+        self._recover()
         manifest = read_manifest(source, trusted)
         check_expiry(manifest, now)
         highest = self.highest()
@@ -166,11 +217,15 @@ class ReleaseStore:
         self._point("current", manifest.version)
         _fsync_dir(self.root)
         write_atomic(self.state_file, json.dumps({"highest": max(highest, manifest.version)}))
-        self.recover()
+        self._recover()
         return manifest
 
     def rollback(self, trusted: list[PublicKey], now: dt.datetime | None = None) -> int:
         """Make the previous release live again, after checking it is still intact."""
+        with self._locked():
+            return self._rollback(trusted, now)
+
+    def _rollback(self, trusted: list[PublicKey], now: dt.datetime | None) -> int:
         back = self.previous_version
         if back is None:
             raise ReleaseNotFound("There is no earlier release on this kiosk to go back to.")

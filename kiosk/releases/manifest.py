@@ -2,13 +2,16 @@
 
 ``manifest.json`` lists every file with its size and sha256; ``manifest.sig`` holds
 ``ed25519 <key id> <base64 signature>`` over the exact bytes of ``manifest.json``. The
-signature is checked before a single manifest byte is parsed.
+signature is checked before a single manifest byte is parsed, and even signed bytes are read
+strictly (no duplicate keys, no huge numbers, bounded names), because a signing key can be
+misused and two parsers must never read one manifest two ways.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
@@ -18,10 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk.errors import KioskError, ReleaseNotFound, ReleaseRejected
+
+# The keys live in their own module; these names stay importable from here, where they began.
+from kiosk.releases.keys import PublicKey
+from kiosk.releases.keys import generate_key as generate_key
+from kiosk.releases.keys import load_private_key as load_private_key
+from kiosk.releases.keys import load_public_key as load_public_key
+from kiosk.releases.keys import trusted_keys as trusted_keys
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -29,81 +38,24 @@ SIGNATURE = "manifest.sig"
 MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_SIGNATURE_BYTES = 4096
 CHUNK = 1024 * 1024
-_SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
+# A version is the build's UTC time as YYYYMMDDHHMMSS, or a smaller number given by hand.
+VERSION_FORMAT = "%Y%m%d%H%M%S"
+MAX_VERSION = 10**14 - 1
+MAX_NAME = 255  # the longest file name Linux and a FAT or exFAT stick all accept
+MAX_PATH = 1024  # well under PATH_MAX once joined below the kiosk's data folder
+MAX_DIGITS = 20  # no number the format uses is longer; int() of 5,000 digits is an error
+_SEGMENT = re.compile(r"[A-Za-z0-9._-]+\Z")
 
 
-# ---------------------------------------------------------------- keys
+def shown(value: object, limit: int | None = 80) -> str:
+    """Text from a release as it may be printed: invisible characters escaped, long text cut.
 
-
-@dataclass(frozen=True)
-class PublicKey:
-    key: Ed25519PublicKey
-    source: str
-
-    @property
-    def raw(self) -> bytes:
-        return self.key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-    @property
-    def id(self) -> str:
-        return hashlib.sha256(self.raw).hexdigest()[:16]
-
-    def line(self) -> str:
-        return f"ed25519 {base64.b64encode(self.raw).decode()}\n"
-
-
-def generate_key(path: str | os.PathLike[str]) -> PublicKey:
-    """Write a new private key to ``path`` (mode 600) and its public half to ``path.pub``."""
-    path = Path(path)
-    if path.exists():
-        raise KioskError(f"{path} already exists; refusing to overwrite a signing key.")
-    private = Ed25519PrivateKey.generate()
-    pem = private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-    public = PublicKey(private.public_key(), f"{path}.pub")
-    Path(f"{path}.pub").write_text(public.line(), encoding="ascii")
-    return public
-
-
-def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise KioskError(f"The signing key {path} does not exist.") from None
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError):
-        raise KioskError(f"{path} is not a signing key made by 'kiosk release keygen'.") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise KioskError(f"{path} is not an Ed25519 key.")
-    return key
-
-
-def load_public_key(path: str | os.PathLike[str]) -> PublicKey:
-    try:
-        text = Path(path).read_text(encoding="ascii").strip()
-    except (FileNotFoundError, UnicodeDecodeError):
-        raise KioskError(f"The trusted key file {path} is missing or unreadable.") from None
-    parts = text.split()
-    try:
-        if len(parts) != 2 or parts[0] != "ed25519":
-            raise ValueError
-        raw = base64.b64decode(parts[1], validate=True)
-        return PublicKey(Ed25519PublicKey.from_public_bytes(raw), str(path))
-    except ValueError:
-        raise KioskError(f"{path} is not a public key made by 'kiosk release keygen'.") from None
-
-
-def trusted_keys(settings, extra=()) -> list[PublicKey]:
-    """The keys whose releases this kiosk accepts: from settings, plus any given by hand."""
-    return [load_public_key(p) for p in (*settings.trusted_keys, *extra)]
+    A file name, key id or field from a release could hold terminal escape codes or
+    right-to-left overrides that rewrite what the person at the terminal reads.
+    """
+    text = value if isinstance(value, str) else repr(value)
+    text = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
 
 
 # ---------------------------------------------------------------- writing
@@ -128,6 +80,7 @@ def write_manifest(
     key: Ed25519PrivateKey,
 ) -> dict:
     """List every file under ``root``, write manifest.json and sign it into manifest.sig."""
+    check_version(version, created)
     files = sorted(
         p.relative_to(root).as_posix()
         for p in root.rglob("*")
@@ -166,14 +119,20 @@ class Manifest:
 
 def _read_small(path: Path, limit: int, what: str) -> bytes:
     try:
-        st = path.lstat()
+        # O_NOFOLLOW | O_NONBLOCK: a link or FIFO swapped in after a check is refused, not read.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
         raise ReleaseRejected(f"The release has no {what} ({path.name} is missing).") from None
+    except OSError:
+        raise ReleaseRejected(f"The release's {path.name} is not a plain file.") from None
+    st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
         raise ReleaseRejected(f"The release's {path.name} is not a plain file.")
     if st.st_size > limit:
+        os.close(fd)
         raise ReleaseRejected(f"The release's {path.name} is too large ({st.st_size} bytes).")
-    with path.open("rb") as fh:
+    with os.fdopen(fd, "rb") as fh:
         data = fh.read(limit + 1)
     if len(data) > limit:
         raise ReleaseRejected(f"The release's {path.name} is too large.")
@@ -184,11 +143,14 @@ def check_path(rel: object) -> str:
     """Refuse any manifest path that could point outside the release or confuse a filesystem."""
     if not isinstance(rel, str) or not rel:
         raise ReleaseRejected("The release lists a file with no name.")
-    if "\0" in rel or "\\" in rel or rel.startswith("/") or re.match(r"^[A-Za-z]:", rel):
-        raise ReleaseRejected(f"The release lists an unsafe file name: {rel!r}.")
     parts = rel.split("/")
     if any(p in ("", ".", "..") or not _SEGMENT.match(p) for p in parts):
-        raise ReleaseRejected(f"The release lists an unsafe file name: {rel!r}.")
+        raise ReleaseRejected(f"The release lists an unsafe file name: '{shown(rel)}'.")
+    if len(rel) > MAX_PATH or any(len(p) > MAX_NAME for p in parts):
+        raise ReleaseRejected(
+            f"The release lists a file name that is too long: '{shown(rel, 40)}' "
+            f"(at most {MAX_NAME} characters a name, {MAX_PATH} a path)."
+        )
     if rel in (MANIFEST, SIGNATURE):
         raise ReleaseRejected(f"The release lists its own {rel} as content.")
     return rel
@@ -199,6 +161,65 @@ def _parse_time(value: object, field: str) -> dt.datetime:
         return dt.datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
     except ValueError:
         raise ReleaseRejected(f"The release's {field} date is not readable.") from None
+
+
+class _Unreadable(ValueError):
+    """The manifest's JSON is not something this kiosk reads one way only."""
+
+
+def _pairs(pairs: list[tuple[str, object]]) -> dict:
+    # Last-one-wins would let two parsers read one signed manifest two ways.
+    data: dict = {}
+    for key, value in pairs:
+        if key in data:
+            raise _Unreadable(f"The release's list of files names the field {shown(key)} twice.")
+        data[key] = value
+    return data
+
+
+def _number(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise _Unreadable("The release's list of files holds a number too long to be real.")
+    return int(text)
+
+
+def _no_constant(text: str) -> object:
+    raise _Unreadable(f"The release's list of files is not readable ({text} is not JSON).")
+
+
+def _parse(raw: bytes) -> dict:
+    """Parse signed manifest bytes strictly: one reading only, bounded in size and depth."""
+    try:
+        data = json.loads(
+            raw.decode("utf-8"),
+            object_pairs_hook=_pairs,
+            parse_int=_number,
+            parse_constant=_no_constant,
+        )
+    except _Unreadable as exc:
+        raise ReleaseRejected(str(exc)) from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # RecursionError: JSON nested thousands deep; the format itself is three levels deep.
+        raise ReleaseRejected("The release's list of files is not readable.") from None
+    if not isinstance(data, dict):
+        raise ReleaseRejected("The release's list of files is not readable.")
+    return data
+
+
+def check_version(version: object, created: dt.datetime) -> int:
+    """Refuse a version the build could not have written: a positive whole number, no later
+    than the release's own creation time written as YYYYMMDDHHMMSS.
+
+    A version beyond that would outrank every release built afterwards, so the kiosk could
+    never take a normal release again.
+    """
+    stamp = int(created.astimezone(dt.UTC).strftime(VERSION_FORMAT))
+    if type(version) is not int or not 0 < version <= min(stamp, MAX_VERSION):
+        raise ReleaseRejected(
+            f"The release's version {shown(version, 20)} is not one a build writes: a whole "
+            f"number from 1 up to its creation time as YYYYMMDDHHMMSS ({stamp})."
+        )
+    return version
 
 
 def read_manifest(root: str | os.PathLike[str], trusted: list[PublicKey]) -> Manifest:
@@ -220,7 +241,8 @@ def read_manifest(root: str | os.PathLike[str], trusted: list[PublicKey]) -> Man
     keys = [k for k in trusted if k.id == key_id]
     if not keys:
         raise ReleaseRejected(
-            f"The release was signed with a key this kiosk does not trust (key {key_id[:16]})."
+            "The release was signed with a key this kiosk does not trust "
+            f"(key {shown(key_id, 32)})."
         )
     try:
         keys[0].key.verify(signature, raw)
@@ -229,38 +251,40 @@ def read_manifest(root: str | os.PathLike[str], trusted: list[PublicKey]) -> Man
             "The release was changed after it was signed: its signature does not match."
         ) from None
 
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ReleaseRejected("The release's list of files is not readable.") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        got = data.get("format") if isinstance(data, dict) else None
+    data = _parse(raw)
+    got = data.get("format")
+    if type(got) is not int or got != FORMAT:  # bool is an int, and 1.0 == 1: neither is 1
         raise ReleaseRejected(
-            f"The release uses format {got!r}, which this kiosk does not know. Update the kiosk "
-            "software first."
+            f"The release uses format {shown(got)}, which this kiosk does not know. Update the "
+            "kiosk software first."
         )
-    version = data.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version <= 0:
-        raise ReleaseRejected("The release has no valid version number.")
+    created = _parse_time(data.get("created"), "creation")
+    version = check_version(data.get("version"), created)
     files = data.get("files")
     if not isinstance(files, list):
         raise ReleaseRejected("The release's list of files is not readable.")
     seen: set[str] = set()
+    folders: set[str] = set()
     for entry in files:
         if not isinstance(entry, dict):
             raise ReleaseRejected("The release's list of files is not readable.")
         rel = check_path(entry.get("path"))
         if rel.lower() in seen:
-            raise ReleaseRejected(f"The release lists {rel!r} twice.")
+            raise ReleaseRejected(f"The release lists {rel} twice.")
         seen.add(rel.lower())
+        parts = rel.lower().split("/")
+        folders.update("/".join(parts[:n]) for n in range(1, len(parts)))
         size, digest = entry.get("size"), entry.get("sha256")
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise ReleaseRejected(f"The release lists {rel!r} with no valid size.")
+        if type(size) is not int or size < 0:
+            raise ReleaseRejected(f"The release lists {rel} with no valid size.")
         if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
-            raise ReleaseRejected(f"The release lists {rel!r} with no valid checksum.")
+            raise ReleaseRejected(f"The release lists {rel} with no valid checksum.")
+    # Compared without case, as on a FAT stick, where "A" and "a/b" are one name.
+    if both := sorted(seen & folders):
+        raise ReleaseRejected(f"The release lists {both[0]} both as a file and as a folder.")
     return Manifest(
         version,
-        _parse_time(data.get("created"), "creation"),
+        created,
         _parse_time(data.get("expires"), "expiry"),
         tuple(files),
         key_id,
@@ -283,16 +307,19 @@ def hash_file(path: Path, size: int, rel: str, copy_to: Path | None = None) -> s
     on the stick while it is read cannot slip past the check.
     """
     try:
-        # O_NONBLOCK: opening a FIFO must not hang the kiosk; it is refused just below.
+        # O_NOFOLLOW: a link is refused, never followed. O_NONBLOCK: opening a FIFO must not
+        # hang the kiosk; it is refused just below.
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise ReleaseRejected(f"The release is incomplete: {rel} is missing.") from None
-    except OSError:
-        raise ReleaseRejected(f"The release contains a link or special file: {rel}.") from None
+    except OSError as exc:
+        raise ReleaseRejected(_unopenable(exc, rel)) from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        # Checked on the open file itself, before fdopen, which raises on a folder.
+        os.close(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ReleaseRejected(f"The release has a folder where it lists the file {rel}.")
+        raise ReleaseRejected(f"The release contains a special file: {rel}.")
     with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise ReleaseRejected(f"The release contains a special file: {rel}.")
         if st.st_size != size:
             raise ReleaseRejected(
                 f"The release is damaged: {rel} has {st.st_size} bytes, expected {size}."
@@ -321,6 +348,21 @@ def hash_file(path: Path, size: int, rel: str, copy_to: Path | None = None) -> s
     return digest.hexdigest()
 
 
+def _unopenable(exc: OSError, rel: str) -> str:
+    """The sentence for a listed file that cannot be opened as a plain file."""
+    if exc.errno == errno.ENOENT:
+        return f"The release is incomplete: {rel} is missing."
+    if exc.errno == errno.ELOOP:
+        return f"The release contains a link, which is not allowed: {rel}."
+    if exc.errno == errno.ENOTDIR:
+        return f"The release is damaged: part of the folder path of {rel} is a file."
+    if exc.errno == errno.ENAMETOOLONG:
+        return f"The release lists a file name that is too long: {rel}."
+    if exc.errno in (errno.ENXIO, errno.EOPNOTSUPP):  # a socket
+        return f"The release contains a special file: {rel}."
+    return f"The release's file {rel} cannot be read ({os.strerror(exc.errno or 0)})."
+
+
 def check_listing(root: str | os.PathLike[str], manifest: Manifest) -> None:
     """Refuse links, special files and files the manifest does not list, without reading any."""
     root = Path(root)
@@ -330,14 +372,19 @@ def check_listing(root: str | os.PathLike[str], manifest: Manifest) -> None:
             full = Path(dirpath) / name
             rel = full.relative_to(root).as_posix()
             mode = full.lstat().st_mode
+            # Names on disk are the release's, not checked yet: shown() before printing.
             if stat.S_ISLNK(mode):
-                raise ReleaseRejected(f"The release contains a link, which is not allowed: {rel}.")
+                raise ReleaseRejected(
+                    f"The release contains a link, which is not allowed: {shown(rel)}."
+                )
             if stat.S_ISDIR(mode):
                 continue
             if not stat.S_ISREG(mode):
-                raise ReleaseRejected(f"The release contains a special file: {rel}.")
+                raise ReleaseRejected(f"The release contains a special file: {shown(rel)}.")
             if rel not in listed:
-                raise ReleaseRejected(f"The release contains a file it does not list: {rel}.")
+                raise ReleaseRejected(
+                    f"The release contains a file it does not list: {shown(rel)}."
+                )
 
 
 def check_file(root: Path, entry: dict, copy_to: Path | None = None) -> None:

@@ -13,9 +13,9 @@ from kiosk.errors import ContentInvalid, Problem
 from kiosk.releases.markdown import LINK_SCHEMES, ParsedGuide, parse_guide
 from kiosk.vocabulary import CONTACT_TOPICS, DIMENSIONS, REQUIRED_UI_KEYS, STEPS, SUPPORT
 
-ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
-COUNTRY = re.compile(r"^[A-Z]{2}$")
+ID = re.compile(r"^[a-z0-9][a-z0-9-]*\Z")  # \Z: "$" allows a final newline
+TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*\Z")
+COUNTRY = re.compile(r"^[A-Z]{2}\Z")
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 AUDIO_SUFFIXES = (".wav", ".mp3")
 STALE_AFTER_DAYS = 365

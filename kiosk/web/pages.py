@@ -37,9 +37,9 @@ from kiosk.vocabulary import STEPS
 
 STATIC = Path(__file__).parent / "static"
 LOOPBACK = {"127.0.0.1", "::1"}
-SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}\Z")  # \Z: "$" allows a final newline
 LOCAL_LINK = re.compile(r'<a href="(?!https?:|tel:|mailto:)[^"]*"[^>]*>(.*?)</a>', re.S)
-SAFE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$")
+SAFE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}\Z")
 
 site = Blueprint("site", __name__)
 

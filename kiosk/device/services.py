@@ -267,7 +267,9 @@ StandardError=journal
 UtmpIdentifier=tty7
 UtmpMode=user
 ExecStartPre=/bin/sh -c 'xauth -q -f "$XAUTHORITY" add :0 . "$(mcookie)"'
-ExecStart=/usr/bin/xinit {kiosk} display -- /usr/lib/xorg/Xorg :0 vt7 -keeptty \\
+# matchbox is the window manager that makes the window fill the screen (and nothing else).
+ExecStart=/usr/bin/xinit /bin/sh -c 'matchbox-window-manager -use_titlebar no -use_cursor no \\
+    & exec {kiosk} display' -- /usr/lib/xorg/Xorg :0 vt7 -keeptty \\
     -auth ${{XAUTHORITY}} -nolisten tcp -nocursor -s 0 -dpms -novtswitch
 Restart=always
 RestartSec=3

@@ -74,7 +74,10 @@ class Usage:
         self.failures = 0
         self.dropped = 0
         self.last_error: str | None = None
-        self._db = None
+        # A sqlite3 connection belongs to the thread that opened it (using it from another
+        # raises ProgrammingError), so the background thread and whoever calls close() each
+        # open, use and close their own.
+        self._local = threading.local()
         self._thread = None
         if start:
             self._thread = threading.Thread(target=self._run, name="usage-flush", daemon=True)
@@ -132,9 +135,16 @@ class Usage:
     # ------------------------------------------------------------ writing (background)
 
     def _connect(self):
-        if self._db is None:
-            self._db = open_db(self.path)
-        return self._db
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = open_db(self.path)
+        return db
+
+    def _disconnect(self) -> None:
+        db, self._local.db = getattr(self._local, "db", None), None
+        if db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
 
     def flush(self) -> bool:
         """Add pending counts to the database in one transaction; True when all were written."""
@@ -164,10 +174,7 @@ class Usage:
     def _failed(self, exc: Exception, batch: Counter) -> None:
         self.failures += 1
         self.last_error = _plain(exc)
-        if self._db is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.close()
-            self._db = None
+        self._disconnect()
         with self._lock:
             for item, n in batch.items():
                 if item in self._pending or len(self._pending) < MAX_PENDING_KEYS:
@@ -178,24 +185,27 @@ class Usage:
     def _run(self) -> None:
         import time
 
-        while not self._stop.wait(self.flush_seconds):
-            if self.flush() and self.snapshots and time.monotonic() >= self._next_snapshot:
-                self._next_snapshot = time.monotonic() + self.snapshot_seconds
-                try:
-                    self.snapshots()
-                except (sqlite3.Error, OSError) as exc:
-                    self.failures += 1
-                    self.last_error = f"A usage snapshot could not be written: {_plain(exc)}"
+        try:
+            while not self._stop.wait(self.flush_seconds):
+                if self.flush() and self.snapshots and time.monotonic() >= self._next_snapshot:
+                    self._next_snapshot = time.monotonic() + self.snapshot_seconds
+                    try:
+                        self.snapshots()
+                    except (sqlite3.Error, OSError) as exc:
+                        self.failures += 1
+                        self.last_error = f"A usage snapshot could not be written: {_plain(exc)}"
+        finally:
+            self._disconnect()
 
-    def close(self) -> None:
-        """Write what is pending and stop the background thread."""
+    def close(self) -> bool:
+        """Stop the background thread and write what is pending; True when all was written."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        self.flush()
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        try:
+            return self.flush()
+        finally:
+            self._disconnect()
 
     def health(self) -> dict:
         with self._lock:

@@ -25,6 +25,7 @@ from kiosk.files import write_atomic
 
 SNAPSHOT_FORMAT = 1
 MAX_PENDING_KEYS = 50_000
+MAX_TERM_VISITS = 100_000  # (term, visit) pairs remembered in a week: a few MB at most
 
 # table → (key columns, counter columns)
 TABLES = {
@@ -65,9 +66,13 @@ class Usage:
         self._next_snapshot = 0.0
         self._pending: Counter = Counter()
         self.k = k
-        # Failed-search terms seen fewer than k times live only here, never on disk: a
-        # word typed once (a name, a place) cannot be read back from a seized device.
-        self._rare_terms: Counter = Counter()
+        # Which visits searched each failed term this week, in memory only. A term reaches
+        # the disk once k distinct visits searched it, so a word one person typed (a name, a
+        # place), however often, cannot be read back from a seized device. Visits are kept as
+        # hash() of the token: salted per process, and smaller than the token itself.
+        self._term_visits: dict[tuple, set[int]] = {}
+        self._term_visits_week = ""
+        self._term_visit_pairs = 0
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._stop = threading.Event()
@@ -117,20 +122,36 @@ class Usage:
     def count_language(self, lang: str, channel: str) -> None:
         self._add("language_day", (self._day(), lang, channel), "choices")
 
-    def count_search(self, lang: str, channel: str, found: bool, term: str | None) -> None:
+    def count_search(
+        self, lang: str, channel: str, found: bool, term: str | None, visit: str | None = None
+    ) -> None:
+        """Count a search; a failed one's term counts once per visit, and only with a visit."""
         column = "searches_found" if found else "searches_missed"
         self._add("language_day", (self._day(), lang, channel), column)
-        if not found and term:
-            key = (_week(self.now().date()), lang, term)
-            with self._lock:
-                if key not in self._rare_terms and len(self._rare_terms) >= MAX_PENDING_KEYS:
+        if not found and term and visit:
+            self._count_unmet((_week(self.now().date()), lang, term), hash(visit))
+
+    def _count_unmet(self, key: tuple, visit: int) -> None:
+        with self._lock:
+            if key[0] != self._term_visits_week:
+                # Rows are kept per week, so last week's visits can never count again.
+                self._term_visits, self._term_visits_week = {}, key[0]
+                self._term_visit_pairs = 0
+            visits = self._term_visits.get(key)
+            if visits is None:
+                if len(self._term_visits) >= MAX_PENDING_KEYS:
                     return
-                self._rare_terms[key] += 1
-                seen = self._rare_terms[key]
-            if seen == self.k:
-                self._add("unmet_week", key, "searches", self.k)
-            elif seen > self.k:
-                self._add("unmet_week", key, "searches")
+                visits = self._term_visits[key] = set()
+            # When memory is full a visit goes uncounted: too few on disk, never too many.
+            if visit in visits or self._term_visit_pairs >= MAX_TERM_VISITS:
+                return
+            visits.add(visit)
+            self._term_visit_pairs += 1
+            seen = len(visits)
+        if seen == self.k:
+            self._add("unmet_week", key, "searches", self.k)
+        elif seen > self.k:
+            self._add("unmet_week", key, "searches")
 
     # ------------------------------------------------------------ writing (background)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import urllib.request
 from pathlib import Path
@@ -39,7 +40,12 @@ def views_on_disk(data: Path) -> int:
 
 def wait_for_views(data: Path, n: int) -> None:
     deadline = time.monotonic() + 30
-    while views_on_disk(data) < n and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        try:
+            if views_on_disk(data) >= n:
+                break
+        except sqlite3.OperationalError:
+            pass  # the server has made the file but not yet its tables
         time.sleep(0.1)
     assert views_on_disk(data) == n
 

@@ -68,7 +68,7 @@ def main() -> None:
         guides = [f"guide-{n}" for n in range(9)]
         langs = ["en", "ne", "es", "ar", "ro"]
         day_usage = Usage(tmp / "day.db", start=False)
-        for _ in range(600):
+        for visit in range(600):
             channel = rng.choice(["phone", "phone", "screen"])
             lang = rng.choice(langs)
             day_usage.count_visit(channel)
@@ -80,7 +80,11 @@ def main() -> None:
                 day_usage.count_listen(rng.choice(guides), lang, channel, rng.random() < 0.5)
             if rng.random() < 0.2:
                 day_usage.count_search(
-                    lang, channel, rng.random() < 0.6, rng.choice(["visa", "loan", "divorce"])
+                    lang,
+                    channel,
+                    rng.random() < 0.6,
+                    rng.choice(["visa", "loan", "divorce"]),
+                    visit=f"visit-{visit}",
                 )
         started = time.perf_counter()
         day_usage.flush()

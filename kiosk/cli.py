@@ -123,8 +123,14 @@ def serve(settings: Settings, host: str | None, port: int | None, data_dir: str 
     except KeyboardInterrupt:
         pass
     finally:
-        usage.close()  # what was counted is written before the process ends
-        click.echo("Stopped; counts saved.", err=True)
+        # What was counted is written before the process ends, and the message says whether.
+        if usage.close():
+            click.echo("Stopped; counts saved.", err=True)
+        else:
+            # Only the reason: "counting waits in memory" stops being true as the process ends.
+            reason = (usage.last_error or "").split(". ")[0].rstrip(".")
+            waiting = usage.health()["waiting"]
+            click.echo(f"Stopped; {waiting} counts could not be saved ({reason}).", err=True)
 
 
 @main.command()

@@ -86,7 +86,7 @@ def summary(db: Path, days: int, k: int) -> str:
         f"searches: {t['searches']['found']} found something, {t['searches']['missed']} did not"
     )
     unmet = ", ".join(f"{term!r} [{lang}] {n}" for lang, term, n in t["unmet"][:10])
-    lines.append(f"unmet needs (seen at least {k} times): {unmet or 'none'}")
+    lines.append(f"unmet needs (searched in at least {k} visits): {unmet or 'none'}")
     return "\n".join(lines)
 
 

@@ -25,6 +25,7 @@ from kiosk.files import write_atomic
 
 SNAPSHOT_FORMAT = 1
 MAX_PENDING_KEYS = 50_000
+MAX_TERM_VISITS = 100_000  # (term, visit) pairs remembered in a week: a few MB at most
 
 # table → (key columns, counter columns)
 TABLES = {
@@ -65,16 +66,23 @@ class Usage:
         self._next_snapshot = 0.0
         self._pending: Counter = Counter()
         self.k = k
-        # Failed-search terms seen fewer than k times live only here, never on disk: a
-        # word typed once (a name, a place) cannot be read back from a seized device.
-        self._rare_terms: Counter = Counter()
+        # Which visits searched each failed term this week, in memory only. A term reaches
+        # the disk once k distinct visits searched it, so a word one person typed (a name, a
+        # place), however often, cannot be read back from a seized device. Visits are kept as
+        # hash() of the token: salted per process, and smaller than the token itself.
+        self._term_visits: dict[tuple, set[int]] = {}
+        self._term_visits_week = ""
+        self._term_visit_pairs = 0
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._stop = threading.Event()
         self.failures = 0
         self.dropped = 0
         self.last_error: str | None = None
-        self._db = None
+        # A sqlite3 connection belongs to the thread that opened it (using it from another
+        # raises ProgrammingError), so the background thread and whoever calls close() each
+        # open, use and close their own.
+        self._local = threading.local()
         self._thread = None
         if start:
             self._thread = threading.Thread(target=self._run, name="usage-flush", daemon=True)
@@ -114,27 +122,50 @@ class Usage:
     def count_language(self, lang: str, channel: str) -> None:
         self._add("language_day", (self._day(), lang, channel), "choices")
 
-    def count_search(self, lang: str, channel: str, found: bool, term: str | None) -> None:
+    def count_search(
+        self, lang: str, channel: str, found: bool, term: str | None, visit: str | None = None
+    ) -> None:
+        """Count a search; a failed one's term counts once per visit, and only with a visit."""
         column = "searches_found" if found else "searches_missed"
         self._add("language_day", (self._day(), lang, channel), column)
-        if not found and term:
-            key = (_week(self.now().date()), lang, term)
-            with self._lock:
-                if key not in self._rare_terms and len(self._rare_terms) >= MAX_PENDING_KEYS:
+        if not found and term and visit:
+            self._count_unmet((_week(self.now().date()), lang, term), hash(visit))
+
+    def _count_unmet(self, key: tuple, visit: int) -> None:
+        with self._lock:
+            if key[0] != self._term_visits_week:
+                # Rows are kept per week, so last week's visits can never count again.
+                self._term_visits, self._term_visits_week = {}, key[0]
+                self._term_visit_pairs = 0
+            visits = self._term_visits.get(key)
+            if visits is None:
+                if len(self._term_visits) >= MAX_PENDING_KEYS:
                     return
-                self._rare_terms[key] += 1
-                seen = self._rare_terms[key]
-            if seen == self.k:
-                self._add("unmet_week", key, "searches", self.k)
-            elif seen > self.k:
-                self._add("unmet_week", key, "searches")
+                visits = self._term_visits[key] = set()
+            # When memory is full a visit goes uncounted: too few on disk, never too many.
+            if visit in visits or self._term_visit_pairs >= MAX_TERM_VISITS:
+                return
+            visits.add(visit)
+            self._term_visit_pairs += 1
+            seen = len(visits)
+        if seen == self.k:
+            self._add("unmet_week", key, "searches", self.k)
+        elif seen > self.k:
+            self._add("unmet_week", key, "searches")
 
     # ------------------------------------------------------------ writing (background)
 
     def _connect(self):
-        if self._db is None:
-            self._db = open_db(self.path)
-        return self._db
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = open_db(self.path)
+        return db
+
+    def _disconnect(self) -> None:
+        db, self._local.db = getattr(self._local, "db", None), None
+        if db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
 
     def flush(self) -> bool:
         """Add pending counts to the database in one transaction; True when all were written."""
@@ -164,10 +195,7 @@ class Usage:
     def _failed(self, exc: Exception, batch: Counter) -> None:
         self.failures += 1
         self.last_error = _plain(exc)
-        if self._db is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.close()
-            self._db = None
+        self._disconnect()
         with self._lock:
             for item, n in batch.items():
                 if item in self._pending or len(self._pending) < MAX_PENDING_KEYS:
@@ -178,24 +206,27 @@ class Usage:
     def _run(self) -> None:
         import time
 
-        while not self._stop.wait(self.flush_seconds):
-            if self.flush() and self.snapshots and time.monotonic() >= self._next_snapshot:
-                self._next_snapshot = time.monotonic() + self.snapshot_seconds
-                try:
-                    self.snapshots()
-                except (sqlite3.Error, OSError) as exc:
-                    self.failures += 1
-                    self.last_error = f"A usage snapshot could not be written: {_plain(exc)}"
+        try:
+            while not self._stop.wait(self.flush_seconds):
+                if self.flush() and self.snapshots and time.monotonic() >= self._next_snapshot:
+                    self._next_snapshot = time.monotonic() + self.snapshot_seconds
+                    try:
+                        self.snapshots()
+                    except (sqlite3.Error, OSError) as exc:
+                        self.failures += 1
+                        self.last_error = f"A usage snapshot could not be written: {_plain(exc)}"
+        finally:
+            self._disconnect()
 
-    def close(self) -> None:
-        """Write what is pending and stop the background thread."""
+    def close(self) -> bool:
+        """Stop the background thread and write what is pending; True when all was written."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        self.flush()
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        try:
+            return self.flush()
+        finally:
+            self._disconnect()
 
     def health(self) -> dict:
         with self._lock:

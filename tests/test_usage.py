@@ -100,13 +100,16 @@ def test_visit_cookie_is_random_and_never_stored(client, usage):
         assert token.encode() not in path.read_bytes()
 
 
-def test_searches_and_unmet_needs_are_counted_without_what_was_typed(client, usage):
-    client.get("/en/search?q=passport", environ_base=PHONE)
-    for _ in range(usage.k):
-        client.get("/en/search?q=Divorce lawyer", environ_base=PHONE)
-        client.get("/en/search?q=call Ram Bahadur 9841234567", environ_base=PHONE)
-        client.get("/en/search?q=me@example.org", environ_base=PHONE)
-    client.get("/en/search?q=rare word", environ_base=PHONE)
+def test_searches_and_unmet_needs_are_counted_without_what_was_typed(app, usage):
+    phones = [app.test_client() for _ in range(usage.k)]  # k visits: the threshold counts them
+    for phone in phones:
+        phone.get("/en/", environ_base=PHONE)  # the visit starts (its cookie is set) here
+    phones[0].get("/en/search?q=passport", environ_base=PHONE)
+    for phone in phones:
+        phone.get("/en/search?q=Divorce lawyer", environ_base=PHONE)
+        phone.get("/en/search?q=call Ram Bahadur 9841234567", environ_base=PHONE)
+        phone.get("/en/search?q=me@example.org", environ_base=PHONE)
+    phones[0].get("/en/search?q=rare word", environ_base=PHONE)
     c = counts(usage)
     row = only(c["language_day"], lang="en")
     assert (row["searches_found"], row["searches_missed"]) == (1, 3 * usage.k + 1)
@@ -155,6 +158,129 @@ def test_counting_costs_microseconds_and_no_io(tmp_path):
     assert per_call < 0.001  # generous: the benchmark prints the real figure
     usage.close()
     assert read_counts(tmp_path / "u.db")["guide_day"][0]["views"] == 10_000
+
+
+# ---------------------------------------------------------------- unmet needs: k counts visitors
+
+# A person's name and a village in Devanagari: no capitals, so the threshold is all that
+# keeps them off the disk.
+NAMES = ("राम बहादुर", "सिमलटार गाउँ")
+
+
+@pytest.fixture(scope="module")
+def release_library(device_dir, keypair):
+    from kiosk.library import Library
+    from tests.conftest import device_settings
+
+    settings = device_settings(device_dir, Path(f"{keypair[0]}.pub"))
+    return settings, Library.from_settings(settings)
+
+
+def fresh_app(release_library, folder: Path, k: int):
+    from kiosk.web import create_app
+
+    settings, library = release_library
+    usage = Usage(folder / "usage.db", start=False, k=k)
+    return create_app(settings, library=library, usage=usage), usage
+
+
+def visitor(app, cookies: bool = True):
+    """A phone that opens the Nepali start page and is then ready to search."""
+    client = app.test_client(use_cookies=cookies)
+    assert client.get("/ne/", environ_base=PHONE).status_code == 200
+    return client
+
+
+def search(client, term: str) -> None:
+    assert client.get(f"/ne/search?q={term}", environ_base=PHONE).status_code == 200
+
+
+def unmet(usage: Usage) -> dict[str, int]:
+    usage.flush()
+    if not usage.path.exists():
+        return {}  # nothing was counted at all
+    return {r["term"]: r["searches"] for r in read_counts(usage.path)["unmet_week"]}
+
+
+def on_disk(usage: Usage) -> bytes:
+    usage.flush()
+    return b"".join(p.read_bytes() for p in usage.path.parent.iterdir() if p.is_file())
+
+
+def test_one_visitor_repeating_a_search_never_sends_it_to_disk(release_library, tmp_path):
+    app, usage = fresh_app(release_library, tmp_path, k=5)
+    phone = visitor(app)
+    for _ in range(8):
+        search(phone, NAMES[0])
+    assert unmet(usage) == {}
+    assert NAMES[0].encode() not in on_disk(usage)
+    assert only(read_counts(usage.path)["language_day"], lang="ne")["searches_missed"] == 8
+    usage.close()
+
+
+def test_a_phone_without_cookies_never_counts_toward_k(release_library, tmp_path):
+    app, usage = fresh_app(release_library, tmp_path, k=5)
+    cookieless = visitor(app, cookies=False)
+    for _ in range(8):
+        search(cookieless, NAMES[0])
+    forger = visitor(app, cookies=False)  # a new made-up visit cookie on every request
+    for n in range(8):
+        forger.get(f"/ne/search?q={NAMES[1]}", headers={"Cookie": f"visit=made-up-{n}"})
+    assert unmet(usage) == {}
+    assert not any(name.encode() in on_disk(usage) for name in NAMES)
+    usage.close()
+
+
+def test_k_distinct_visits_send_a_term_and_each_visit_counts_once(release_library, tmp_path):
+    app, usage = fresh_app(release_library, tmp_path, k=5)
+    phones = [visitor(app) for _ in range(5)]
+    for phone in phones[:4]:
+        search(phone, NAMES[0])
+        search(phone, NAMES[0])
+    assert unmet(usage) == {}  # four visits, eight searches: still under k
+    search(phones[4], NAMES[0])
+    assert unmet(usage) == {NAMES[0]: 5}
+    search(phones[0], NAMES[0])  # a visit already counted
+    search(visitor(app), NAMES[0])  # a sixth visit
+    assert unmet(usage) == {NAMES[0]: 6}
+    usage.close()
+
+
+SEARCHES = st.lists(
+    st.tuples(
+        st.one_of(st.none(), st.integers(min_value=0, max_value=7)),  # visitor; None: no cookies
+        st.sampled_from(NAMES),
+        st.integers(min_value=1, max_value=6),  # how many times in a row
+        st.booleans(),  # flush afterwards
+    ),
+    max_size=14,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(k=st.integers(min_value=2, max_value=6), searches=SEARCHES)
+def test_a_term_reaches_the_disk_only_when_k_distinct_visits_searched_it(
+    release_library, k, searches
+):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        app, usage = fresh_app(release_library, Path(folder), k=k)
+        phones: dict = {}
+        for who, term, times, flush in searches:
+            phone = phones.setdefault(who, visitor(app, cookies=who is not None))
+            for _ in range(times):
+                search(phone, term)
+            if flush:
+                usage.flush()
+        stored, raw = unmet(usage), on_disk(usage)
+        for term in NAMES:
+            visits = {who for who, t, _, _ in searches if t == term and who is not None}
+            if len(visits) < k:
+                assert term not in stored and term.encode() not in raw, (term, visits)
+            else:
+                assert stored[term] == len(visits)
+        usage.close()
 
 
 # ---------------------------------------------------------------- snapshots
@@ -302,10 +428,10 @@ def test_full_disk_pages_still_served_failure_reported(tmp_path, device_dir, key
         except OSError:
             pass  # the disk is full now
         app = make_app(device_dir, keypair, usage)
-        for _ in range(40):
+        for visit in range(40):
             assert serve_pages(app) == [200, 200, 200, 200]
             for n in range(50):
-                usage.count_search("en", "phone", False, f"term{n} word")
+                usage.count_search("en", "phone", False, f"term{n} word", visit=f"v{visit}")
         assert usage.flush() is False
         assert "full" in usage.health()["last_error"]
         filler.unlink()
@@ -328,10 +454,10 @@ def test_corrupt_database_pages_still_served_failure_reported(tmp_path, device_d
 
 def test_stats_command_summarises_and_exports_csv(tmp_path):
     usage = Usage(tmp_path / "usage.db", start=False)
-    for _ in range(7):
+    for n in range(7):
         usage.count_view("passport", "ne", "phone")
-        usage.count_search("es", "phone", False, "divorcio")
-    usage.count_search("es", "phone", False, "rarísimo")
+        usage.count_search("es", "phone", False, "divorcio", visit=f"visit-{n}")
+    usage.count_search("es", "phone", False, "rarísimo", visit="visit-0")
     usage.count_helpful("passport", "ne", "phone", True)
     usage.count_visit("screen")
     usage.close()

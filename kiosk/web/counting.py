@@ -122,5 +122,8 @@ def install(app: Flask, usage: Usage, visit_minutes: int) -> None:
             term = None
             if not g.search_found:
                 term = unmet_term(g.search_query, g.search_known_words)
-            usage.count_search(lang, channel, g.search_found, term)
+            # Only a visit the server already knew (its cookie came back) counts toward k: a
+            # phone that keeps no cookies, or makes them up, is a "new visit" on every request
+            # and would otherwise reach k alone.
+            usage.count_search(lang, channel, g.search_found, term, visit=None if new else token)
         return response

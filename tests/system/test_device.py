@@ -94,70 +94,6 @@ def test_the_hotspot_comes_up_by_itself_and_a_phone_lands_on_the_portal(device, 
         "phone1", "http", "GET", "http://www.msftconnecttest.com/connecttest.txt"
     )
     assert windows.startswith(f"302 http://{KIOSK_IP}/portal"), windows
-    assert device.phone("phone1", "http", "GET", f"http://{KIOSK_IP}/portal").startswith("200 ")
-    assert device.phone("phone1", "http", "POST", f"http://{KIOSK_IP}/portal/continue")[:3] == "303"
-    online = device.phone("phone1", "http", "GET",
-                          "http://connectivitycheck.gstatic.com/generate_204")  # fmt: skip
-    assert online.startswith("204 "), online
-    assert "Success" in device.phone("phone1", "http", "GET",
-                                     "http://captive.apple.com/hotspot-detect.html")  # fmt: skip
-    assert "Microsoft Connect Test" in device.phone(
-        "phone1", "http", "GET", "http://www.msftconnecttest.com/connecttest.txt"
-    )
-
-
-def test_a_phone_reaches_the_kiosk_pages_and_nothing_else(device, phones):
-    _, second = phones
-    vm = device.vm
-    # Behind the kiosk, an "internet" it could route to: the kiosk itself reaches it.
-    vm.root("""
-        ip netns add uplink
-        ip link add up0 type veth peer name up1 netns uplink
-        ip addr add 192.0.2.1/24 dev up0 && ip link set up0 up
-        ip netns exec uplink ip addr add 192.0.2.2/24 dev up1
-        ip netns exec uplink ip link set up1 up
-        ip netns exec uplink ip route add 10.42.0.0/24 via 192.0.2.1
-        systemd-run --unit=test-uplink ip netns exec uplink python3 -m http.server \
-            --bind 192.0.2.2 8081
-    """)  # fmt: skip
-    vm.root("systemd-run --unit=test-phone2 ip netns exec phone2 python3 -m http.server "
-            f"--bind {second['ip']} 8082")  # fmt: skip
-    wait_for("the uplink server", lambda: vm.root("python3 /tmp/phone.py tcp 192.0.2.2 8081")
-             .stdout.strip() == "open", timeout=60)  # fmt: skip
-    wait_for("phone 2's server", lambda: device.phone("phone2", "tcp", second["ip"], "8082")
-             == "open", timeout=60)  # fmt: skip
-    assert device.phone("phone1", "tcp", "192.0.2.2", "8081") == "closed"  # no uplink
-    assert device.phone("phone1", "tcp", second["ip"], "8082") == "closed"  # no other phone
-    assert device.phone("phone1", "tcp", KIOSK_IP, "22") == "closed"  # no SSH
-    admin = device.phone("phone1", "http", "GET", f"http://{KIOSK_IP}/admin/")
-    assert admin.startswith("404 "), admin  # no librarian's page
-    guides = device.phone("phone1", "http", "GET", f"http://{KIOSK_IP}/")
-    assert guides[:3] in ("200", "503"), guides  # the guide site itself (503: no release yet)
-    vm.root("systemctl stop test-uplink test-phone2", check=False)
-
-
-def main_pid(vm) -> int:
-    return int(vm.ssh("systemctl show -p MainPID --value kiosk-web.service").stdout)
-
-
-def test_the_web_server_runs_unprivileged_and_its_watchdog_restarts_it(device):
-    vm = device.vm
-    pid = main_pid(vm)
-    assert pid > 0
-    assert vm.ssh(f"ps -o user= -p {pid}").stdout.strip() == "kiosk"
-    watchdog = vm.ssh("systemctl show -p WatchdogUSec --value kiosk-web.service").stdout.strip()
-    assert watchdog == "30s", watchdog
-    vm.root(f"kill -STOP {pid}")
-    stopped = time.monotonic()
-
-    def restarted() -> bool:
-        now = main_pid(vm)
-        active = vm.ssh("systemctl is-active kiosk-web.service", check=False).stdout.strip()
-        return now not in (0, pid) and active == "active"
-
-    wait_for("systemd restarts the frozen server", restarted, timeout=120)
-    device.record(watchdog_restart_seconds=round(time.monotonic() - stopped, 1))
-    assert "watchdog timeout" in vm.root("journalctl -u kiosk-web.service -b").stdout.lower()
 
 
 def make_stick(path: Path, release: Path, version: int) -> None:
@@ -192,12 +128,11 @@ def test_a_usb_stick_brings_the_release_and_takes_the_figures_home(device, fixtu
     vm.plug_stick(stick)
     wait_for("the stick's release goes live", lambda: doctor(vm)["release"] == 100, timeout=300)
     device.record(usb_install_seconds=round(time.monotonic() - plugged, 1))
-    unit = wait_for(
-        "the USB unit",
-        lambda: vm.ssh("systemctl list-units --plain --no-legend 'kiosk-usb@*'").stdout.split(),
-        timeout=60,
-    )
-    assert unit[2:4] == ["active", "exited"], unit  # mounted, synced, waiting for removal
+    # Mounted (and waiting for removal), synced by the kiosk's user.
+    assert vm.ssh("systemctl is-active kiosk-usb@sda.service").stdout.strip() == "active"
+    shown = vm.ssh("systemctl show -p Result -p User kiosk-usb-sync@sda.service").stdout
+    synced = dict(line.split("=", 1) for line in shown.split())
+    assert synced == {"Result": "success", "User": "kiosk"}, shown
     mounts = vm.ssh("findmnt -rn -o TARGET,OPTIONS -T /media/kiosk-usb/sda").stdout
     assert mounts.startswith("/media/kiosk-usb/sda "), mounts
     kiosk_uid = vm.ssh("id -u kiosk").stdout.strip()
@@ -213,6 +148,78 @@ def test_a_usb_stick_brings_the_release_and_takes_the_figures_home(device, fixtu
     assert snapshots, listing
     snapshot = json.loads(read_stick(stick, snapshots[0].lstrip(":/")))
     assert snapshot["device"] == DEVICE
+
+
+def test_continue_on_the_portal_makes_the_phone_online(device, phones):
+    assert device.phone("phone1", "http", "GET", f"http://{KIOSK_IP}/portal").startswith("200 ")
+    assert device.phone("phone1", "http", "POST", f"http://{KIOSK_IP}/portal/continue")[:3] == "303"
+    online = device.phone("phone1", "http", "GET",
+                          "http://connectivitycheck.gstatic.com/generate_204")  # fmt: skip
+    assert online.startswith("204 "), online
+    assert "Success" in device.phone("phone1", "http", "GET",
+                                     "http://captive.apple.com/hotspot-detect.html")  # fmt: skip
+    assert "Microsoft Connect Test" in device.phone(
+        "phone1", "http", "GET", "http://www.msftconnecttest.com/connecttest.txt"
+    )
+    # The other phone has not pressed Continue: still captive.
+    other = device.phone(
+        "phone2", "http", "GET", "http://connectivitycheck.gstatic.com/generate_204"
+    )
+    assert other.startswith("302 "), other
+
+
+def test_a_phone_reaches_the_kiosk_pages_and_nothing_else(device, phones):
+    _, second = phones
+    vm = device.vm
+    # Behind the kiosk, an "internet" it could route to: the kiosk itself reaches it.
+    vm.root("""
+        ip netns add uplink
+        ip link add up0 type veth peer name up1 netns uplink
+        ip addr add 192.0.2.1/24 dev up0 && ip link set up0 up
+        ip netns exec uplink ip addr add 192.0.2.2/24 dev up1
+        ip netns exec uplink ip link set up1 up
+        ip netns exec uplink ip route add 10.42.0.0/24 via 192.0.2.1
+        systemd-run --unit=test-uplink ip netns exec uplink python3 -m http.server \
+            --bind 192.0.2.2 8081
+    """)  # fmt: skip
+    vm.root("systemd-run --unit=test-phone2 ip netns exec phone2 python3 -m http.server "
+            f"--bind {second['ip']} 8082")  # fmt: skip
+    wait_for("the uplink server", lambda: vm.root("python3 /tmp/phone.py tcp 192.0.2.2 8081")
+             .stdout.strip() == "open", timeout=60)  # fmt: skip
+    wait_for("phone 2's server", lambda: device.phone("phone2", "tcp", second["ip"], "8082")
+             == "open", timeout=60)  # fmt: skip
+    assert device.phone("phone1", "tcp", "192.0.2.2", "8081") == "closed"  # no uplink
+    assert device.phone("phone1", "tcp", second["ip"], "8082") == "closed"  # no other phone
+    assert device.phone("phone1", "tcp", KIOSK_IP, "22") == "closed"  # no SSH
+    admin = device.phone("phone1", "http", "GET", f"http://{KIOSK_IP}/admin/")
+    assert admin.startswith("404 "), admin  # no librarian's page
+    guides = device.phone("phone1", "http", "GET", f"http://{KIOSK_IP}/")
+    assert guides[:3] == "200", guides  # the guide site itself
+    vm.root("systemctl stop test-uplink test-phone2", check=False)
+
+
+def main_pid(vm) -> int:
+    return int(vm.ssh("systemctl show -p MainPID --value kiosk-web.service").stdout)
+
+
+def test_the_web_server_runs_unprivileged_and_its_watchdog_restarts_it(device):
+    vm = device.vm
+    pid = main_pid(vm)
+    assert pid > 0
+    assert vm.ssh(f"ps -o user= -p {pid}").stdout.strip() == "kiosk"
+    watchdog = vm.ssh("systemctl show -p WatchdogUSec --value kiosk-web.service").stdout.strip()
+    assert watchdog == "30s", watchdog
+    vm.root(f"kill -STOP {pid}")
+    stopped = time.monotonic()
+
+    def restarted() -> bool:
+        now = main_pid(vm)
+        active = vm.ssh("systemctl is-active kiosk-web.service", check=False).stdout.strip()
+        return now not in (0, pid) and active == "active"
+
+    wait_for("systemd restarts the frozen server", restarted, timeout=120)
+    device.record(watchdog_restart_seconds=round(time.monotonic() - stopped, 1))
+    assert "watchdog timeout" in vm.root("journalctl -u kiosk-web.service -b").stdout.lower()
 
 
 def screen_colours(vm, path: Path) -> int:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 os.environ["GPIOZERO_PIN_FACTORY"] = "mock"
 
@@ -24,6 +26,31 @@ def say(**data) -> None:
 
 def shot(name: str) -> None:
     subprocess.run(["import", "-window", "root", name], check=True, timeout=30)
+
+
+def own_web_processes() -> list[int]:
+    """The WebKitWebProcess ids descended from this process (through bwrap, if sandboxed)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, mine, frontier = [], {os.getpid()}, [os.getpid()]
+    while frontier:
+        parent = frontier.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in mine:
+                mine.add(pid)
+                frontier.append(pid)
+                try:
+                    if Path(f"/proc/{pid}/comm").read_text().startswith("WebKitWebProces"):
+                        found.append(pid)
+                except OSError:
+                    pass
+    return found
 
 
 def scenario(window) -> None:
@@ -47,7 +74,10 @@ def scenario(window) -> None:
         say(event="lights", on_list=lit, on_guide=window.controls.listen_light.is_lit,
             status=window.controls.status.state)  # fmt: skip
         # The web process dies (out of memory, a WebKit bug): the window must bring it back.
-        subprocess.run(["pkill", "-KILL", "-f", "WebKitWebProcess"], check=False)
+        # Only this window's own web process, found among this process's descendants: other
+        # webviews on the machine (a developer's, another test's) are none of its business.
+        killed = [os.kill(pid, signal.SIGKILL) or pid for pid in own_web_processes()]
+        say(event="killed", count=len(killed))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and window.reloads == 0:
             time.sleep(0.2)

@@ -53,6 +53,7 @@ def test_display_shows_the_screen_reacts_to_buttons_and_survives_a_dead_web_view
     assert int(colours) > 50  # not a blank screen: the language choice, in five scripts
     assert events["navigated"]["url"].endswith("/screen/ne/")
     assert events["pressed"]["url"].endswith("/screen/")  # the Language button did it
+    assert events["killed"]["count"] >= 1  # its own web process, found by id
     assert events["revived"]["reloads"] >= 1 and events["revived"]["text"] > 0
     assert events["lights"] == {"event": "lights", "on_list": False, "on_guide": True,
                                 "status": "ok"}  # fmt: skip

@@ -1,0 +1,108 @@
+"""The usage snapshot a kiosk sends headquarters: one writer and one reader, side by side.
+
+``<outbox>/usage-<day>.json``, one file per day, rewritten while the day lasts and the day
+after (docs/usage.md)::
+
+    {"format": 1, "device": "kiosk-1", "day": "2026-11-25", "week": "2026-W48", "k": 5,
+     "tables": {"guide_day": [{"day": ..., "guide": ..., "views": 12}, ...], ...}}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from kiosk.files import write_atomic
+
+FORMAT = 1
+MAX_BYTES = 4 * 1024 * 1024
+
+# table → (key columns, counter columns)
+TABLES = {
+    "guide_day": (
+        ("day", "guide", "lang", "channel"),
+        ("views", "listens_started", "listens_finished", "helpful_yes", "helpful_no"),
+    ),
+    "language_day": (("day", "lang", "channel"), ("choices", "searches_found", "searches_missed")),
+    "channel_day": (("day", "channel"), ("visits", "pages")),
+    "hour_day": (("day", "hour"), ("pages",)),
+    "unmet_week": (("week", "lang", "term"), ("searches",)),
+}
+
+
+def week_of(day: dt.date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+# ---------------------------------------------------------------- writing (the kiosk)
+
+
+def snapshot(counts: dict[str, list], day: str, device: str, k: int) -> dict:
+    """The day's counts as headquarters may see them: only cells of at least k, no totals.
+
+    Every published number is one cell (one key, one counter) of at least k. Nothing is
+    summed across cells, so a suppressed cell cannot be recovered by subtracting one
+    published figure from another: changing any suppressed cell to any other value below k
+    yields the very same snapshot.
+    """
+    week = week_of(dt.date.fromisoformat(day))
+    tables = {}
+    for table, (keys, columns) in TABLES.items():
+        rows = []
+        for row in counts.get(table, []):
+            if row.get("day", day) != day or row.get("week", week) != week:
+                continue
+            kept = {c: row[c] for c in columns if row[c] >= k}
+            if kept:
+                rows.append({**{key: row[key] for key in keys}, **kept})
+        tables[table] = rows
+    return {"format": FORMAT, "device": device, "day": day, "week": week, "k": k,
+            "tables": tables}  # fmt: skip
+
+
+def write_snapshot(outbox: Path, data: dict) -> Path:
+    """Write a snapshot atomically: temporary name, fsync, rename, fsync of the folder."""
+    body = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
+    return write_atomic(outbox / f"usage-{data['day']}.json", body)
+
+
+# ---------------------------------------------------------------- reading (headquarters)
+
+
+class Malformed(ValueError):
+    """A snapshot that cannot be taken in; the message says why in a few words."""
+
+
+def read_snapshot(path: Path, day: str) -> dict:
+    """Parse and check the snapshot at ``path`` for the day its name gives."""
+    if path.stat().st_size > MAX_BYTES:
+        raise Malformed("file is too large")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Malformed(f"not readable JSON ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise Malformed("unknown snapshot format")
+    if data.get("day") != day:
+        raise Malformed("the day inside does not match the file name")
+    tables = data.get("tables")
+    if not isinstance(tables, dict):
+        raise Malformed("no tables")
+    for table, rows in tables.items():
+        if table not in TABLES or not isinstance(rows, list):
+            raise Malformed(f"unknown table {table!r}")
+        keys, columns = TABLES[table]
+        for row in rows:
+            if not isinstance(row, dict) or any(k not in row for k in keys):
+                raise Malformed(f"a row of {table} lacks its keys")
+            if any(c not in keys and c not in columns for c in row):
+                raise Malformed(f"a row of {table} has an unknown field")
+            for c in columns:
+                value = row.get(c)
+                if value is not None and (not isinstance(value, int) or value < 0):
+                    raise Malformed(f"a count in {table} is not a whole number")
+            if table != "unmet_week" and row.get("day") != day:
+                raise Malformed(f"a row of {table} belongs to another day")
+    return data

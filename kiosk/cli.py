@@ -286,6 +286,7 @@ def hq_ingest(root: str, inbox: str | None) -> None:
     report = ingest(Path(root), Path(inbox) if inbox else None)
     click.echo(
         f"{report['ingested']} new or changed snapshot(s), {report['unchanged']} unchanged, "
+        f"{report['older']} older than what headquarters has (kept the newer), "
         f"{report['heartbeats']} heartbeat(s), {len(report['rejected'])} set aside."
     )
     for line in report["rejected"]:

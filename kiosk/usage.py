@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kiosk.db import open_db, transaction
-from kiosk.formats.snapshot import TABLES, snapshot, write_snapshot
+from kiosk.formats.snapshot import TABLES, outbox_lock, snapshot, write_snapshot
 from kiosk.formats.snapshot import week_of as _week
 
 MAX_PENDING_KEYS = 50_000
@@ -239,9 +239,10 @@ def write_snapshots(
         return []
     today = today or dt.date.today()
     first = today - dt.timedelta(days=days - 1)
-    counts = read_counts(db_path, since=first - dt.timedelta(days=7))
-    written = []
-    for n in range(days):
-        day = (first + dt.timedelta(days=n)).isoformat()
-        written.append(write_snapshot(outbox, snapshot(counts, day, device, k)))
+    with outbox_lock(outbox):  # the day's numbering follows the order counts were read in
+        counts = read_counts(db_path, since=first - dt.timedelta(days=7))
+        written = []
+        for n in range(days):
+            day = (first + dt.timedelta(days=n)).isoformat()
+            written.append(write_snapshot(outbox, snapshot(counts, day, device, k)))
     return written

@@ -49,7 +49,13 @@ def test_same_files_twice_count_once(tmp_path):
     files = device_snapshots(tmp_path, DAYS)
     deliver(root, files)
     assert ingest(root)["ingested"] == 3
-    assert ingest(root) == {"ingested": 0, "unchanged": 3, "rejected": [], "heartbeats": 0}
+    assert ingest(root) == {
+        "ingested": 0,
+        "unchanged": 3,
+        "older": 0,
+        "rejected": [],
+        "heartbeats": 0,
+    }
     assert hq_views(root) == DAYS
 
 
@@ -153,3 +159,32 @@ def test_reach_adds_up_along_journey_steps_and_dimensions(tmp_path):
     total = sum(DAYS.values())
     assert figures["steps"] == {"origin": total, "transit": total}
     assert figures["dimensions"] == {"regulatory": total}
+
+
+def test_an_older_snapshot_of_a_day_never_replaces_a_newer_one(tmp_path):
+    import datetime as dt
+
+    from kiosk.usage import write_snapshots
+
+    day = dt.date(2026, 11, 18)
+    usage = Usage(tmp_path / "u.db", start=False, now=lambda: dt.datetime(2026, 11, 18, 10))
+    outbox, root, stick = tmp_path / "outbox", tmp_path / "hq", tmp_path / "stick"
+    for _ in range(13):
+        usage.count_visit("phone")
+    usage.flush()
+    write_snapshots(tmp_path / "u.db", outbox, "k", 2, today=day)
+    deliver(stick, [outbox / "usage-2026-11-18.json"])  # a stick takes the 13 away...
+    for _ in range(5):
+        usage.count_visit("phone")
+    usage.close()
+    write_snapshots(tmp_path / "u.db", outbox, "k", 2, today=day)
+    deliver(root, [outbox / "usage-2026-11-18.json"])  # ...while 18 travel over SSH first
+
+    assert ingest(root)["ingested"] == 1
+    report = ingest(root, stick / "inbox")  # the stick comes back days later
+
+    db = sqlite3.connect(root / "hq.db")
+    visits = db.execute("SELECT visits FROM channel_day WHERE day = '2026-11-18'").fetchall()
+    db.close()
+    assert visits == [(18,)]
+    assert report["ingested"] == 0 and report["older"] == 1

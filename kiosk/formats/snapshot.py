@@ -4,19 +4,32 @@
 after (docs/usage.md)::
 
     {"format": 1, "device": "kiosk-1", "day": "2026-11-25", "week": "2026-W48", "k": 5,
-     "tables": {"guide_day": [{"day": ..., "guide": ..., "views": 12}, ...], ...}}
+     "seq": 7, "tables": {"guide_day": [{"day": ..., "guide": ..., "views": 12}, ...], ...}}
+
+``seq`` is one more than the day's previous file had, so headquarters can keep the newest
+whatever order copies reach it in: a USB stick may bring an older copy days after a newer one
+came over SSH. It is a count, not a clock: a Pi without a clock battery may not know the
+time, and a write time next to the counts would say when somebody read something. Files
+written before ``seq`` existed have none and count as 0.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
+import os
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from kiosk.files import write_atomic
 
 FORMAT = 1
 MAX_BYTES = 4 * 1024 * 1024
+MAX_SEQ = 2**62  # within SQLite's INTEGER
+NAME = re.compile(r"usage-(\d{4}-\d{2}-\d{2})\.json")
 
 # table → (key columns, counter columns)
 TABLES = {
@@ -62,10 +75,43 @@ def snapshot(counts: dict[str, list], day: str, device: str, k: int) -> dict:
             "tables": tables}  # fmt: skip
 
 
+@contextlib.contextmanager
+def outbox_lock(outbox: Path) -> Iterator[None]:
+    """Let one process at a time number and write snapshots (the server and ``kiosk sync``)."""
+    outbox.mkdir(parents=True, exist_ok=True)
+    # The folder itself is the lock: no lock file to travel with the snapshots.
+    fd = os.open(outbox, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _previous_seq(path: Path) -> int:
+    try:
+        # O_NOFOLLOW | O_NONBLOCK: only our own plain file counts; a link or FIFO is ignored.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return 0
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            seq = json.loads(fh.read(MAX_BYTES + 1)).get("seq", 0)
+        except (ValueError, AttributeError, RecursionError):
+            return 0
+    return seq if _is_seq(seq) else 0
+
+
 def write_snapshot(outbox: Path, data: dict) -> Path:
-    """Write a snapshot atomically: temporary name, fsync, rename, fsync of the folder."""
+    """Write a snapshot numbered one past the day's previous file, crash-safely.
+
+    Temporary name, fsync, rename, fsync of the folder. Processes that may write the same
+    outbox at once hold ``outbox_lock`` around reading the counts and writing.
+    """
+    path = outbox / f"usage-{data['day']}.json"
+    data = {**data, "seq": min(_previous_seq(path) + 1, MAX_SEQ)}
     body = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
-    return write_atomic(outbox / f"usage-{data['day']}.json", body)
+    return write_atomic(path, body)
 
 
 # ---------------------------------------------------------------- reading (headquarters)
@@ -75,18 +121,29 @@ class Malformed(ValueError):
     """A snapshot that cannot be taken in; the message says why in a few words."""
 
 
-def read_snapshot(path: Path, day: str) -> dict:
-    """Parse and check the snapshot at ``path`` for the day its name gives."""
-    if path.stat().st_size > MAX_BYTES:
+def _is_seq(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_SEQ
+
+
+def seq_of(data: dict) -> int:
+    """The snapshot's place among the day's files (0 for files written before there was one)."""
+    return data.get("seq", 0)
+
+
+def read_snapshot(raw: bytes, day: str) -> dict:
+    """Parse and check a snapshot's bytes (at most MAX_BYTES) for the day its name gives."""
+    if len(raw) > MAX_BYTES:
         raise Malformed("file is too large")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Malformed(f"not readable JSON ({exc.__class__.__name__})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise Malformed("unknown snapshot format")
     if data.get("day") != day:
         raise Malformed("the day inside does not match the file name")
+    if "seq" in data and not _is_seq(data["seq"]):
+        raise Malformed("its sequence number is not a positive whole number")
     tables = data.get("tables")
     if not isinstance(tables, dict):
         raise Malformed("no tables")

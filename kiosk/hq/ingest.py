@@ -1,9 +1,10 @@
 """Take in what kiosks send: usage snapshots and heartbeats, from inbox/<device>/ into hq.db.
 
-Ingest is idempotent: a device's day is replaced as a whole by the newest file for it, so
-the same file twice, files in any order, a truncated upload (refused, and the day keeps its
-last good figures) or a corrected re-send all leave every count exact. The folder a file
-arrived in names its device; the file's own "device" field is never believed.
+Ingest is idempotent: a device's day is replaced as a whole by the newest file for it (the
+highest ``seq``, kiosk/formats/snapshot.py), so the same file twice, files in any order, an
+old copy from a stick after a newer one came over SSH, a truncated upload (refused, and the
+day keeps its last good figures) or a corrected re-send all leave every count exact. The
+folder a file arrived in names its device; the file's own "device" field is never believed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import sqlite_utils
 
 from kiosk.db import transaction
-from kiosk.formats.snapshot import MAX_BYTES, TABLES, Malformed, read_snapshot
+from kiosk.formats.snapshot import MAX_BYTES, TABLES, Malformed, read_snapshot, seq_of
 from kiosk.hq.root import DEVICE_NAME
 
 SNAPSHOT_NAME = re.compile(r"^usage-(\d{4}-\d{2}-\d{2})\.json$")
@@ -40,6 +41,10 @@ def open_hq(root: Path) -> sqlite_utils.Database:
         "day TEXT NOT NULL, PRIMARY KEY (device, week))"
     )
     db.execute(
+        "CREATE TABLE IF NOT EXISTS snapshot_seq (device TEXT NOT NULL, day TEXT NOT NULL, "
+        "seq INTEGER NOT NULL, PRIMARY KEY (device, day))"
+    )
+    db.execute(
         "CREATE TABLE IF NOT EXISTS files (device TEXT NOT NULL, name TEXT NOT NULL, "
         "sha256 TEXT NOT NULL, status TEXT NOT NULL, message TEXT, "
         "PRIMARY KEY (device, name))"
@@ -55,7 +60,7 @@ def ingest(root: Path, inbox: Path | None = None) -> dict:
     """Read every device's snapshots and heartbeat into hq.db; return what happened."""
     inbox = inbox or root / "inbox"
     db = open_hq(root)
-    report = {"ingested": 0, "unchanged": 0, "rejected": [], "heartbeats": 0}
+    report = {"ingested": 0, "unchanged": 0, "older": 0, "rejected": [], "heartbeats": 0}
     try:
         for device_dir in sorted(p for p in inbox.iterdir() if p.is_dir()):
             device = device_dir.name
@@ -69,7 +74,8 @@ def ingest(root: Path, inbox: Path | None = None) -> dict:
                 match = SNAPSHOT_NAME.match(path.name)
                 if not match:
                     continue
-                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                raw = path.read_bytes()
+                digest = hashlib.sha256(raw).hexdigest()
                 seen = db.execute(
                     "SELECT sha256 FROM files WHERE device = ? AND name = ?", [device, path.name]
                 ).fetchone()
@@ -77,10 +83,17 @@ def ingest(root: Path, inbox: Path | None = None) -> dict:
                     report["unchanged"] += 1
                     continue
                 try:
-                    data = read_snapshot(path, match.group(1))
+                    data = read_snapshot(raw, match.group(1))
                 except Malformed as exc:
                     _reject(root, db, device, path, digest, str(exc))
                     report["rejected"].append(f"{device}/{path.name}: {exc}")
+                    continue
+                newest = db.execute(
+                    "SELECT seq FROM snapshot_seq WHERE device = ? AND day = ?",
+                    [device, data["day"]],
+                ).fetchone()
+                if newest and seq_of(data) < newest[0]:
+                    report["older"] += 1  # a newer snapshot of the day is already in; it stays
                     continue
                 _replace_day(db, device, data, digest, path.name)
                 report["ingested"] += 1
@@ -114,6 +127,11 @@ def _replace_day(db, device: str, data: dict, digest: str, name: str) -> None:
                     f"VALUES ({', '.join('?' for _ in names)})",
                     [device, *[row[k] for k in keys], *[row.get(c) for c in columns]],
                 )
+        db.execute(
+            "INSERT INTO snapshot_seq VALUES (?, ?, ?) "
+            "ON CONFLICT DO UPDATE SET seq = excluded.seq",
+            [device, day, seq_of(data)],
+        )
         db.execute(
             "INSERT INTO files VALUES (?, ?, ?, 'ok', NULL) ON CONFLICT DO UPDATE SET "
             "sha256 = excluded.sha256, status = 'ok', message = NULL",

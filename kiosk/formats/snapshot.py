@@ -27,8 +27,12 @@ from pathlib import Path
 from kiosk.files import write_atomic
 
 FORMAT = 1
-MAX_BYTES = 4 * 1024 * 1024
-MAX_SEQ = 2**62  # within SQLite's INTEGER
+# The busiest day we can imagine (60 guides x 12 languages x 2 channels, 2,000 unmet terms)
+# writes 370 KB. 2 MiB leaves five times that, and bounds what a hostile file can cost the
+# reader: parsing 2 MiB of hostile JSON takes at most about 65 MB of memory.
+MAX_BYTES = 2 * 1024 * 1024
+# Sequence numbers and counts stay within SQLite's INTEGER: a larger number would stop ingest.
+MAX_SEQ = 2**62
 NAME = re.compile(r"usage-(\d{4}-\d{2}-\d{2})\.json")
 
 # table → (key columns, counter columns)
@@ -125,6 +129,16 @@ def _is_seq(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_SEQ
 
 
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_SEQ
+
+
+def _is_key(name: str, value: object) -> bool:
+    if name == "hour":
+        return _is_count(value) and value < 24
+    return isinstance(value, str) and len(value) <= 200
+
+
 def seq_of(data: dict) -> int:
     """The snapshot's place among the day's files (0 for files written before there was one)."""
     return data.get("seq", 0)
@@ -136,7 +150,7 @@ def read_snapshot(raw: bytes, day: str) -> dict:
         raise Malformed("file is too large")
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise Malformed(f"not readable JSON ({exc.__class__.__name__})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise Malformed("unknown snapshot format")
@@ -156,9 +170,11 @@ def read_snapshot(raw: bytes, day: str) -> dict:
                 raise Malformed(f"a row of {table} lacks its keys")
             if any(c not in keys and c not in columns for c in row):
                 raise Malformed(f"a row of {table} has an unknown field")
+            if any(not _is_key(k, row[k]) for k in keys):
+                raise Malformed(f"a row of {table} has a key that is not a short text")
             for c in columns:
                 value = row.get(c)
-                if value is not None and (not isinstance(value, int) or value < 0):
+                if value is not None and not _is_count(value):
                     raise Malformed(f"a count in {table} is not a whole number")
             if table != "unmet_week" and row.get("day") != day:
                 raise Malformed(f"a row of {table} belongs to another day")

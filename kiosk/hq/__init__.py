@@ -8,12 +8,14 @@ Layout of headquarters' sync root (docs/headquarters.md)::
     rejected/<device>/     uploads ingest could not take in, moved here, with hq.db saying why
     hq.db                  everything ingested (SQLite)
 
-The release signing key lives outside it (``publish`` refuses one inside).
+A USB stick carries only releases/ and an empty inbox/ (``make_stick``), never this whole
+folder. The release signing key lives outside it (``publish`` refuses one inside).
 """
 
 from kiosk.hq.ingest import ingest, open_hq
 from kiosk.hq.report import guide_tags, reach
 from kiosk.hq.root import DEVICE_NAME, Refused, add_device, publish
+from kiosk.hq.stick import make_stick
 
 __all__ = [
     "DEVICE_NAME",
@@ -21,6 +23,7 @@ __all__ = [
     "add_device",
     "guide_tags",
     "ingest",
+    "make_stick",
     "open_hq",
     "publish",
     "reach",

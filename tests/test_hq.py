@@ -238,23 +238,25 @@ def sparse(path: Path, size: int) -> Path:
 def ingest_in_a_process(root: Path, tmp_path: Path, memory_cap: int) -> tuple[int, int, str]:
     """Run the real ``kiosk hq ingest``; return its exit code, peak memory (KiB) and output.
 
-    The address space is capped so that a regression fails this test rather than taking the
+    A small Python parent starts it and reads its peak with wait4: a process started straight
+    from pytest would report pytest's own peak too (Linux carries ru_maxrss across exec). The
+    address space is capped so that a regression fails this test rather than taking the
     memory of a machine other people share.
     """
-    out, err = tmp_path / "ingest.out", tmp_path / "ingest.err"
-    wrapper = (
-        "import os, resource, sys; "
+    out, err, peak = tmp_path / "ingest.out", tmp_path / "ingest.err", tmp_path / "peak"
+    parent = (
+        "import os, resource, subprocess, sys; "
         f"resource.setrlimit(resource.RLIMIT_AS, ({memory_cap}, {memory_cap})); "
-        "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+        "proc = subprocess.Popen([sys.executable, *sys.argv[2:]]); "
+        "_pid, status, usage = os.wait4(proc.pid, 0); "
+        "open(sys.argv[1], 'w').write(str(usage.ru_maxrss)); "
+        "sys.exit(os.waitstatus_to_exitcode(status))"
     )
+    command = [sys.executable, "-c", parent, str(peak), "-m", "kiosk.cli", "hq", "ingest",
+               "--root", str(root)]  # fmt: skip
     with out.open("wb") as stdout, err.open("wb") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", wrapper, "-m", "kiosk.cli", "hq", "ingest", "--root", str(root)],
-            stdout=stdout, stderr=stderr,
-        )  # fmt: skip
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, usage.ru_maxrss, out.read_text() + err.read_text()
+        code = subprocess.run(command, stdout=stdout, stderr=stderr, timeout=300).returncode
+    return code, int(peak.read_text()), out.read_text() + err.read_text()
 
 
 def test_oversized_uploads_are_set_aside_unread_and_the_next_kiosk_still_counts(tmp_path):

@@ -301,13 +301,48 @@ def hq_ingest(root: str, inbox: str | None) -> None:
     """Take in every kiosk's snapshots and heartbeats (safe to run again and again)."""
     from kiosk.hq import ingest
 
-    report = ingest(Path(root), Path(inbox) if inbox else None)
+    _ingested(ingest(Path(root), Path(inbox) if inbox else None))
+
+
+def _ingested(report: dict) -> None:
     click.echo(
         f"{report['ingested']} new or changed snapshot(s), {report['unchanged']} unchanged, "
+        f"{report['older']} older than what headquarters has (kept the newer), "
         f"{report['heartbeats']} heartbeat(s), {len(report['rejected'])} set aside."
     )
     for line in report["rejected"]:
         click.echo(f"set aside: {line}", err=True)
+
+
+@hq.command("stick")
+@click.argument("dest", type=click.Path(file_okay=False))
+@hq_root
+@click.option(
+    "--channel",
+    "channels",
+    multiple=True,
+    help="A channel to carry (repeat for more; default: every published one).",
+)
+@click.option(
+    "--pubkey",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Public key releases are signed with (default: the trusted_keys setting).",
+)
+@pass_settings
+def hq_stick(settings, dest: str, root: str, channels: tuple[str, ...], pubkey) -> None:
+    """Write a USB stick for kiosks: the newest signed releases and an empty inbox, nothing else."""
+    from kiosk.hq import make_stick
+
+    stick = make_stick(Path(root), Path(dest), _trusted(settings, pubkey), list(channels) or None)
+    if stick.took_in is not None:
+        click.echo("The stick still held kiosks' figures; they were taken in first:")
+        _ingested(stick.took_in)
+    for channel, manifest in stick.releases:
+        click.echo(f"Release {manifest.version} of channel {channel}, valid until "
+                   f"{manifest.expires.date()}.")  # fmt: skip
+    click.echo(f"Wrote {stick.files} files ({stick.size / 1e6:.1f} MB) and an empty inbox/ "
+               f"to {dest}. Unmount it before pulling it out.")  # fmt: skip
 
 
 @hq.command("report")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import os
 import sqlite3
 import threading
@@ -21,28 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kiosk.db import open_db, transaction
-from kiosk.files import write_atomic
+from kiosk.formats.snapshot import TABLES, outbox_lock, snapshot, write_snapshot
+from kiosk.formats.snapshot import week_of as _week
 
-SNAPSHOT_FORMAT = 1
 MAX_PENDING_KEYS = 50_000
 MAX_TERM_VISITS = 100_000  # (term, visit) pairs remembered in a week: a few MB at most
-
-# table → (key columns, counter columns)
-TABLES = {
-    "guide_day": (
-        ("day", "guide", "lang", "channel"),
-        ("views", "listens_started", "listens_finished", "helpful_yes", "helpful_no"),
-    ),
-    "language_day": (("day", "lang", "channel"), ("choices", "searches_found", "searches_missed")),
-    "channel_day": (("day", "channel"), ("visits", "pages")),
-    "hour_day": (("day", "hour"), ("pages",)),
-    "unmet_week": (("week", "lang", "term"), ("searches",)),
-}
-
-
-def _week(day: dt.date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 class Usage:
@@ -280,35 +262,6 @@ def read_counts(path: str | os.PathLike[str], since: dt.date | None = None) -> d
         db.close()
 
 
-def snapshot(counts: dict[str, list], day: str, device: str, k: int) -> dict:
-    """The day's counts as headquarters may see them: only cells of at least k, no totals.
-
-    Every published number is one cell (one key, one counter) of at least k. Nothing is
-    summed across cells, so a suppressed cell cannot be recovered by subtracting one
-    published figure from another: changing any suppressed cell to any other value below k
-    yields the very same snapshot.
-    """
-    week = _week(dt.date.fromisoformat(day))
-    tables = {}
-    for table, (keys, columns) in TABLES.items():
-        rows = []
-        for row in counts.get(table, []):
-            if row.get("day", day) != day or row.get("week", week) != week:
-                continue
-            kept = {c: row[c] for c in columns if row[c] >= k}
-            if kept:
-                rows.append({**{key: row[key] for key in keys}, **kept})
-        tables[table] = rows
-    return {"format": SNAPSHOT_FORMAT, "device": device, "day": day, "week": week, "k": k,
-            "tables": tables}  # fmt: skip
-
-
-def write_snapshot(outbox: Path, data: dict) -> Path:
-    """Write a snapshot atomically: temporary name, fsync, rename, fsync of the folder."""
-    body = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
-    return write_atomic(outbox / f"usage-{data['day']}.json", body)
-
-
 def write_snapshots(
     db_path: Path, outbox: Path, device: str, k: int, days: int = 2, today: dt.date | None = None
 ) -> list[Path]:
@@ -317,9 +270,10 @@ def write_snapshots(
         return []
     today = today or dt.date.today()
     first = today - dt.timedelta(days=days - 1)
-    counts = read_counts(db_path, since=first - dt.timedelta(days=7))
-    written = []
-    for n in range(days):
-        day = (first + dt.timedelta(days=n)).isoformat()
-        written.append(write_snapshot(outbox, snapshot(counts, day, device, k)))
+    with outbox_lock(outbox):  # the day's numbering follows the order counts were read in
+        counts = read_counts(db_path, since=first - dt.timedelta(days=7))
+        written = []
+        for n in range(days):
+            day = (first + dt.timedelta(days=n)).isoformat()
+            written.append(write_snapshot(outbox, snapshot(counts, day, device, k)))
     return written

@@ -1,0 +1,61 @@
+"""Headquarters' report: reach summed from the cells kiosks sent, and each kiosk's last word."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from kiosk.hq.ingest import open_hq
+
+
+def guide_tags(root: Path) -> dict[str, dict[str, list[str]]]:
+    """Each guide's journey steps and resilience dimensions, from the newest published release."""
+    tags: dict[str, dict[str, list[str]]] = {}
+    for latest in sorted((root / "releases").glob("*/LATEST")):
+        try:
+            folder = latest.parent / latest.read_text().strip()
+            catalog = json.loads((folder / "catalog.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for guide in catalog.get("guides", []):
+            tags[guide["id"]] = {"steps": guide["steps"], "dimensions": guide["dimensions"]}
+    return tags
+
+
+def reach(root: Path) -> dict:
+    """Headquarters' totals, summed from the cells kiosks sent (suppressed cells count 0).
+
+    Views are also added up along the journey steps and resilience dimensions each guide is
+    tagged with, the words headquarters reports to donors in; a guide tagged with two steps
+    counts toward both.
+    """
+    db = open_hq(root)
+    try:
+
+        def rows(sql: str) -> list:
+            return db.execute(sql).fetchall()
+
+        views = rows(
+            "SELECT guide, lang, sum(coalesce(views, 0)) FROM guide_day "
+            "GROUP BY guide, lang ORDER BY 3 DESC"
+        )
+        tags = guide_tags(root)
+        by_step: dict[str, int] = {}
+        by_dimension: dict[str, int] = {}
+        for guide, _lang, n in views:
+            for step in tags.get(guide, {}).get("steps", []):
+                by_step[step] = by_step.get(step, 0) + n
+            for dimension in tags.get(guide, {}).get("dimensions", []):
+                by_dimension[dimension] = by_dimension.get(dimension, 0) + n
+        return {
+            "visits": rows(
+                "SELECT device, sum(coalesce(visits, 0)) FROM channel_day GROUP BY device"
+            ),
+            "views": views,
+            "steps": by_step,
+            "dimensions": by_dimension,
+            "devices": rows("SELECT device, heartbeat, received FROM devices ORDER BY device"),
+            "rejected": rows("SELECT device, name, message FROM files WHERE status = 'rejected'"),
+        }
+    finally:
+        db.close()

@@ -1,0 +1,89 @@
+"""Headquarters' sync root: register a kiosk's keys, publish a signed release into it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from kiosk.errors import KioskError
+from kiosk.files import write_atomic
+
+DEVICE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+CHANNEL_NAME = re.compile(r"[a-z0-9-]{1,63}")
+
+
+class Refused(KioskError, ValueError):
+    """Headquarters refused to do something unsafe; nothing was changed."""
+
+    exit_code = 3
+
+
+def _check_name(name: str) -> str:
+    if not DEVICE_NAME.fullmatch(name):
+        raise KioskError("A device name uses a-z, 0-9 and '-' (up to 63 characters).")
+    return name
+
+
+def add_device(root: Path, name: str) -> list[str]:
+    """Make a device's two SSH keys and return the authorized_keys lines that confine them."""
+    _check_name(name)
+    folder = root / "devices" / name
+    if folder.exists():
+        raise KioskError(f"A device called {name} already exists.")
+    folder.mkdir(parents=True)
+    (root / "inbox" / name).mkdir(parents=True, exist_ok=True)
+    (root / "releases").mkdir(exist_ok=True)
+    lines = []
+    for role, command in (
+        ("read", f"rrsync -ro {(root / 'releases').resolve()}"),
+        # -munge: a link a kiosk uploads is stored as /rsyncd-munged/<target>, which points
+        # nowhere, so nothing at headquarters can be fooled into following it.
+        ("write", f"rrsync -wo -munge -no-lock {(root / 'inbox' / name).resolve()}"),
+    ):
+        key = folder / f"{role}_key"
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"kiosk-{name}-{role}",
+             "-f", str(key)],
+            check=True,
+        )  # fmt: skip
+        public = (folder / f"{role}_key.pub").read_text().strip()
+        lines.append(f'restrict,command="{command}" {public}')
+    return lines
+
+
+def check_key_apart(key: str | os.PathLike[str], root: Path) -> None:
+    """Refuse a signing key kept inside the sync root, where kiosks' uploads are handled.
+
+    Both the path as given and the file it resolves to are checked, so a link from inside
+    the root to a key elsewhere is refused too.
+    """
+    keys = {Path(os.path.abspath(key)), Path(os.path.realpath(key))}
+    roots = {Path(os.path.abspath(root)), Path(os.path.realpath(root))}
+    if any(k.is_relative_to(r) for k in keys for r in roots):
+        raise Refused(
+            f"The signing key {key} is inside the sync root {root}, where kiosks' uploads "
+            "arrive and are read; keep it elsewhere (see docs/headquarters.md)."
+        )
+
+
+def publish(src, key, root: Path, channel: str, speaker, version: int | None = None, **kw):
+    """Build and sign a release into releases/<channel>/<version>, then point LATEST at it."""
+    from kiosk.releases.build import build_release
+
+    if not CHANNEL_NAME.fullmatch(channel):
+        raise KioskError("A channel name uses a-z, 0-9 and '-'.")
+    check_key_apart(key, root)
+    folder = root / "releases" / channel
+    folder.mkdir(parents=True, exist_ok=True)
+    latest = folder / "LATEST"
+    now = dt.datetime.now(dt.UTC)
+    version = version or int(now.strftime("%Y%m%d%H%M%S"))
+    current = int(latest.read_text()) if latest.exists() else 0
+    if version <= current:
+        raise KioskError(f"Version {version} is not newer than the published {current}.")
+    result = build_release(src, folder / str(version), key, speaker, version=version, now=now, **kw)
+    write_atomic(latest, f"{version}\n")
+    return result

@@ -138,19 +138,24 @@ def test_no_name_pattern_in_the_kiosk_accepts_a_trailing_newline(tmp_path):
         hq.add_device(tmp_path, "kiosk-a\n")
     with pytest.raises(KioskError, match="channel name"):
         hq.publish(tmp_path, tmp_path / "key", tmp_path, "stable\n", speaker=None)
+    from kiosk.formats import snapshot
+    from kiosk.hq import root
+
+    # Each pattern with the method the code calls it with (headquarters' use fullmatch).
     cases = [
-        (manifest._SEGMENT, "x.mp3"),
-        (hq.DEVICE_NAME, "kiosk-a"),
-        (hq.SNAPSHOT_NAME, "usage-2026-01-02.json"),
-        (pages.SAFE_ID, "documents"),
-        (pages.SAFE_TAG, "ne"),
-        (source.ID, "documents"),
-        (source.TAG, "ne"),
-        (source.COUNTRY, "NP"),
+        (manifest._SEGMENT.match, "x.mp3"),
+        (root.DEVICE_NAME.fullmatch, "kiosk-a"),
+        (root.CHANNEL_NAME.fullmatch, "stable"),
+        (snapshot.NAME.fullmatch, "usage-2026-01-02.json"),
+        (pages.SAFE_ID.match, "documents"),
+        (pages.SAFE_TAG.match, "ne"),
+        (source.ID.match, "documents"),
+        (source.TAG.match, "ne"),
+        (source.COUNTRY.match, "NP"),
     ]
-    for pattern, good in cases:
-        assert pattern.match(good), pattern.pattern
-        assert not pattern.match(good + "\n"), f"{pattern.pattern} accepts {good!r} + newline"
+    for check, good in cases:
+        assert check(good), check
+        assert not check(good + "\n"), f"{check} accepts {good!r} + newline"
 
 
 # ---------------------------------------------------------------- case 22: versions and JSON

@@ -25,7 +25,9 @@ from tests.system.vm import VM
 ROOT = Path(__file__).resolve().parent.parent.parent
 PHONE_SCRIPT = ROOT / "tests" / "integration" / "netns_phone.py"
 DEVICE = "kiosk-vm"
-SSID = "Safe Migration Info"
+SSID = "Biblioteca Tetitla"
+# Step 5 of docs/technician.md: the settings a technician gives a kiosk before its reboot.
+SETTINGS = f'wifi_ssid = "{SSID}"\nwifi_country = "NP"\n'
 
 
 @dataclass
@@ -56,7 +58,7 @@ def fab(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
 
 
 def _artifact(arch: str) -> Path:
-    """The install artifact, rebuilt only when the code or the lock changed."""
+    """The install artifact (`./dev artifact`), rebuilt only when the code or the lock changed."""
     tracked = subprocess.run(["git", "ls-files", "kiosk", "pyproject.toml", "deploy"], cwd=ROOT,
                              capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
     digest = hashlib.sha256(arch.encode())
@@ -68,12 +70,18 @@ def _artifact(arch: str) -> Path:
     done = list(folder.glob("*.tar"))
     if done:
         return done[0]
-    built = subprocess.run(
-        [sys.executable, str(ROOT / "deploy" / "artifact.py"), "build", "--arch", arch,
-         "--out", str(folder)], capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    built = subprocess.run([str(ROOT / "dev"), "artifact", "--arch", arch, "--out", str(folder)],
+                           capture_output=True, text=True, check=False)  # fmt: skip
     assert built.returncode == 0, built.stderr[-3000:]
-    return Path(built.stdout.strip())
+    return Path(built.stdout.strip().splitlines()[-1])
+
+
+def kiosk(*args: str) -> str:
+    """Headquarters' own `kiosk` command."""
+    done = subprocess.run([str(Path(sys.executable).with_name("kiosk")), *args],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, f"kiosk {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
 
 
 @pytest.fixture(scope="session")
@@ -111,6 +119,12 @@ def device(tmp_path_factory, keypair) -> Device:
                    f"{keypair[0]}.pub", "--artifact", str(artifact))  # fmt: skip
         assert done.returncode == 0, f"fab provision failed:\n{done.stdout}\n{done.stderr}"
         dev.record(provision_seconds=round(time.monotonic() - started, 1))
+        vm.root(f"printf %s '{SETTINGS}' >> /etc/first-mile-kiosk/kiosk.toml")
+        vm.ssh("sudo kiosk services render --out /")
+        vm.ssh(
+            "printf '%s\\n' 'a long librarian password' 'a long librarian password' "
+            "| sudo kiosk admin set-password"
+        )
         dev.record(reboot_ssh_seconds=round(vm.reboot(), 1))
         subprocess.run(["scp", "-q", *[o.replace("-p", "-P") if o == "-p" else o
                                        for o in vm.ssh_options()],

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.system.conftest import DEVICE, SSID, Device, fab
+from tests.system.conftest import DEVICE, SSID, Device, fab, kiosk
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 KIOSK_IP = "10.42.0.1"
@@ -96,18 +96,20 @@ def test_the_hotspot_comes_up_by_itself_and_a_phone_lands_on_the_portal(device, 
     assert windows.startswith(f"302 http://{KIOSK_IP}/portal"), windows
 
 
-def make_stick(path: Path, release: Path, version: int) -> None:
-    """A FAT stick labelled KIOSK in the stick layout, carrying one signed release."""
-    subprocess.run(["mkfs.vfat", "-C", "-n", "KIOSK", str(path), "131072"], check=True,
+def make_stick(dev: Device, keypair, speech_cache) -> Path:
+    """Headquarters publishes release 100 and writes a stick for it (docs/technician.md)."""
+    key, _ = keypair
+    hq, folder = dev.work / "hq", dev.work / "stick"
+    kiosk("hq", "publish", str(ROOT / "tests/fixtures/content"), "--key", str(key), "--root",
+          str(hq), "--version", "100", "--cache", str(speech_cache))  # fmt: skip
+    kiosk("hq", "stick", str(folder), "--root", str(hq), "--pubkey", f"{key}.pub")
+    # The technician's stick: FAT, labelled KIOSK, holding what `kiosk hq stick` wrote.
+    image = dev.work / "stick.img"
+    subprocess.run(["mkfs.vfat", "-C", "-n", "KIOSK", str(image), "131072"], check=True,
                    capture_output=True)  # fmt: skip
-    image = ["-i", str(path)]
-    for folder in ("::releases", "::releases/stable", "::inbox"):
-        subprocess.run(["mmd", *image, folder], check=True)
-    subprocess.run(["mcopy", "-s", *image, str(release), f"::releases/stable/{version}"],
-                   check=True)  # fmt: skip
-    latest = path.with_name("LATEST")
-    latest.write_text(f"{version}\n")
-    subprocess.run(["mcopy", *image, str(latest), "::releases/stable/LATEST"], check=True)
+    for item in sorted(folder.iterdir()):
+        subprocess.run(["mcopy", "-s", "-i", str(image), str(item), "::"], check=True)
+    return image
 
 
 def read_stick(path: Path, name: str) -> bytes:
@@ -119,10 +121,9 @@ def doctor(vm) -> dict:
     return json.loads(vm.ssh("sudo -n kiosk doctor --json").stdout)
 
 
-def test_a_usb_stick_brings_the_release_and_takes_the_figures_home(device, fixture_release):
+def test_a_usb_stick_brings_the_release_and_takes_the_figures_home(device, keypair, speech_cache):
     vm = device.vm
-    stick = device.work / "stick.img"
-    make_stick(stick, fixture_release, 100)
+    stick = make_stick(device, keypair, speech_cache)
     assert doctor(vm)["release"] in (None, 0)
     plugged = time.monotonic()
     vm.plug_stick(stick)
@@ -281,3 +282,11 @@ def test_the_technicians_kiosk_command_is_on_path(device):
     assert device.vm.ssh("command -v kiosk").stdout.strip() == "/usr/local/bin/kiosk"
     status = device.vm.ssh("sudo -n kiosk release status")
     assert "100" in status.stdout
+
+
+def test_everything_in_the_data_folder_is_the_kiosks_own(device):
+    # Written by the services, the USB sync and the technician's `sudo kiosk …` alike.
+    strangers = device.vm.root("find /var/lib/first-mile-kiosk ! -user kiosk").stdout
+    assert strangers == "", strangers
+    mode = device.vm.root("stat -c %a /var/lib/first-mile-kiosk /etc/first-mile-kiosk").stdout
+    assert mode.split() == ["750", "750"], mode

@@ -118,7 +118,8 @@ class VM:
                             backing, str(disk)], check=True)  # fmt: skip
         qmp_path = self.work / "qmp.sock"
         qmp_path.unlink(missing_ok=True)
-        append = "root=/dev/vda rw console=ttyS0 net.ifnames=0"
+        console = "ttyS0" if self.arch == "amd64" else "ttyAMA0"
+        append = f"root=/dev/vda rw console={console} net.ifnames=0"
         self.console.unlink(missing_ok=True)
         machine = ["-machine", "q35"] if self.arch == "amd64" else ["-machine", "virt"]
         args = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from pathlib import Path
 
@@ -163,16 +165,33 @@ def stats(settings: Settings, days: int, as_csv: bool, snapshots: bool) -> None:
             click.echo(f"wrote {path}", err=True)
 
 
+class _JournalLevels(logging.Formatter):
+    """Start each line with its syslog level (<4> for a warning): under systemd, journald files
+    the line at that level (sd-daemon(3)), so `journalctl -p warning` shows what went wrong."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = (
+            3 if record.levelno >= logging.ERROR else 4 if record.levelno >= logging.WARNING else 6
+        )
+        return f"<{level}>{super().format(record)}"
+
+
+def _log_to_stderr() -> None:
+    handler = logging.StreamHandler()
+    under_journald = bool(os.environ.get("JOURNAL_STREAM"))
+    formatter = _JournalLevels if under_journald else logging.Formatter
+    handler.setFormatter(formatter("%(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+
+
 @main.command()
 @click.option("--url", help="Page to show (default: this kiosk's touchscreen pages).")
 @pass_settings
 def display(settings: Settings, url: str | None) -> None:
     """Open the fullscreen touchscreen window (pywebview), with buttons and lights."""
-    import logging
-
     from kiosk.device.window import display as open_display
 
-    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    _log_to_stderr()
     window = open_display(url or f"http://127.0.0.1:{settings.port}/screen/", settings)
     click.echo(f"Display closed ({window.reloads} reload(s) while it ran).", err=True)
 

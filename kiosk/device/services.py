@@ -264,6 +264,9 @@ TTYVTDisallocate=yes
 StandardInput=tty-fail
 StandardOutput=journal
 StandardError=journal
+# Its processes move into the screen's logind session, so its log is found by this name:
+# journalctl -t kiosk-display
+SyslogIdentifier=kiosk-display
 UtmpIdentifier=tty7
 UtmpMode=user
 ExecStartPre=/bin/sh -c 'xauth -q -f "$XAUTHORITY" add :0 . "$(mcookie)"'

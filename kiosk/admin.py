@@ -11,6 +11,8 @@ import datetime as dt
 import hmac
 import json
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +37,11 @@ class Throttled(KioskError):
 
 
 class Auth:
-    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, data_dir: str | os.PathLike[str], clock: Callable[[], float] = time.time
+    ) -> None:
         self.folder = Path(data_dir)
+        self.clock = clock  # seconds since the epoch; tests pass their own
         self.file = self.folder / "admin.json"
         self.db_path = self.folder / "admin.db"
 
@@ -79,8 +84,11 @@ class Auth:
     def _minute(now: dt.datetime) -> str:
         return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M")
 
-    def failures(self, source: str, now: dt.datetime | None = None) -> int:
-        now = now or dt.datetime.now(dt.UTC)
+    def _now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.clock(), dt.UTC)
+
+    def failures(self, source: str) -> int:
+        now = self._now()
         since = self._minute(now - dt.timedelta(hours=1))
         db = self._db()
         try:
@@ -108,10 +116,10 @@ class Auth:
         finally:
             db.close()
 
-    def check(self, user: str, password: str, source: str, now: dt.datetime | None = None) -> bool:
+    def check(self, user: str, password: str, source: str) -> bool:
         """True for the right name and password; raises Throttled after too many failures."""
-        now = now or dt.datetime.now(dt.UTC)
-        if self.failures(source, now) >= MAX_FAILURES_PER_HOUR:
+        now = self._now()
+        if self.failures(source) >= MAX_FAILURES_PER_HOUR:
             raise Throttled("Too many wrong tries in the last hour.")
         stored = self._hash()
         known = hmac.compare_digest(user.encode("utf-8", "replace"), USER.encode())

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -115,8 +116,7 @@ def test_101_wrong_passwords_are_refused_the_screen_still_gets_in_and_it_survive
     assert sign_in(app.test_client(), SCREEN).headers["Location"] == "/admin/"
     restarted = new_app(device, keypair, usage, admin_over_hotspot=True)
     assert sign_in(restarted.test_client(), PHONE).headers["Location"].endswith("m=throttled")
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=61)
-    assert Auth(device).failures("hotspot", later) == 0
+    assert Auth(device, clock=lambda: time.time() + 61 * 60).failures("hotspot") == 0
 
 
 def test_session_id_is_renewed_at_sign_in(admin_app):
@@ -145,12 +145,11 @@ def test_sign_out_ends_the_session_for_good(admin_app):
     )
 
 
-def test_idle_session_expires(admin_app, monkeypatch):
-    import kiosk.web.admin as admin_module
-
+def test_idle_session_expires(admin_app):
     client, _ = signed_in(admin_app)
-    real = admin_module.time.monotonic
-    monkeypatch.setattr(admin_module.time, "monotonic", lambda: real() + 16 * 60)
+    sessions = admin_app.extensions["kiosk.admin_sessions"]
+    real = sessions.clock
+    sessions.clock = lambda: real() + 16 * 60
     response = client.get("/admin/dashboard", environ_base=SCREEN)
     assert response.status_code == 303 and response.headers["Location"].endswith("m=expired")
 

@@ -56,15 +56,14 @@ FALLBACK_WORDS = tomllib.loads(
 
 
 class Sessions:
-    def __init__(self, idle_minutes: int) -> None:
+    def __init__(self, idle_minutes: int, clock=time.monotonic) -> None:
         self.idle = idle_minutes * 60
+        self.clock = clock
         self._items: dict[str, tuple[AdminSession, bool, str]] = {}
         self._lock = threading.Lock()
 
     def new(self, signed_in: bool, lang: str) -> AdminSession:
-        session = AdminSession(
-            secrets.token_urlsafe(32), secrets.token_urlsafe(32), time.monotonic()
-        )
+        session = AdminSession(secrets.token_urlsafe(32), secrets.token_urlsafe(32), self.clock())
         with self._lock:
             self._items[session.token] = (session, signed_in, lang)
         return session
@@ -74,10 +73,10 @@ class Sessions:
             item = self._items.get(token or "")
             if item is None:
                 return None
-            if time.monotonic() - item[0].last_seen > self.idle:
+            if self.clock() - item[0].last_seen > self.idle:
                 del self._items[item[0].token]
                 return None
-            item[0].last_seen = time.monotonic()
+            item[0].last_seen = self.clock()
             return item
 
     def set_lang(self, token: str, lang: str) -> None:
@@ -89,6 +88,10 @@ class Sessions:
     def end(self, token: str | None) -> None:
         with self._lock:
             self._items.pop(token or "", None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
 
 
 def _settings():

@@ -1,8 +1,10 @@
 """The librarian's sign-in and the data behind the admin page (password, throttle, notices).
 
-The password hash (Argon2id, OWASP parameters) lives in ``admin.json``; failed sign-ins are
-counted per minute and per source (the kiosk's own screen, or the hotspot) in ``admin.db`` so
-the throttle survives a restart, and an attacker on the hotspot never locks out the screen.
+The password hash (Argon2id, OWASP parameters) lives in ``admin.json``. Each failed sign-in is
+one row in ``admin.db`` (``sign_in_failures``: the source and the time, nothing about who),
+kept for one hour, so the throttle survives a restart and counts a truly sliding hour. The
+source is the kiosk's own screen or the hotspot, so an attacker on the hotspot never locks out
+the screen.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import datetime as dt
 import hmac
 import json
 import os
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,11 +28,20 @@ from kiosk.files import write_atomic
 
 MIN_PASSWORD = 12
 MAX_FAILURES_PER_HOUR = 100
+WINDOW = 3600.0  # seconds: the hour slides with every try (ASVS 2.2.1), it has no edges
 USER = "librarian"
 # OWASP's recommended Argon2id parameters: 19 MiB, 2 passes, 1 lane (well under a second on a Pi).
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Checked when nobody has that name, so a wrong name costs the same time as a wrong password.
 _DUMMY = HASHER.hash("not a real password, only here to spend the same time")
+
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS sign_in_failures (source TEXT NOT NULL, at REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS sign_in_failures_by_source ON sign_in_failures (source, at)",
+    "CREATE TABLE IF NOT EXISTS notices (id INTEGER PRIMARY KEY, lang TEXT NOT NULL, "
+    "text TEXT NOT NULL, start TEXT NOT NULL, end TEXT NOT NULL)",
+)
 
 
 class Throttled(KioskError):
@@ -42,6 +54,7 @@ class Auth:
     ) -> None:
         self.folder = Path(data_dir)
         self.clock = clock  # seconds since the epoch; tests pass their own
+        self._ready = False
         self.file = self.folder / "admin.json"
         self.db_path = self.folder / "admin.db"
 
@@ -66,61 +79,101 @@ class Auth:
 
     # ---------------------------------------------------------------- throttle
 
-    def _db(self) -> sqlite_utils.Database:
+    def _connect(self) -> sqlite3.Connection:
+        """admin.db in autocommit mode, so every transaction is one we BEGIN on purpose."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        db = sqlite_utils.Database(self.db_path)
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS failures (minute TEXT NOT NULL, source TEXT NOT NULL, "
-            "count INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (minute, source)) WITHOUT ROWID"
-        )
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS notices (id INTEGER PRIMARY KEY, lang TEXT NOT NULL, "
-            "text TEXT NOT NULL, start TEXT NOT NULL, end TEXT NOT NULL)"
-        )
-        return db
+        # Waits for a writer instead of failing: parallel sign-ins queue at BEGIN IMMEDIATE.
+        conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        if not self._ready:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in SCHEMA:
+                    conn.execute(statement)
+                self._from_minute_buckets(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                conn.close()
+                raise
+            self._ready = True
+        return conn
 
-    @staticmethod
-    def _minute(now: dt.datetime) -> str:
-        return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M")
+    def _from_minute_buckets(self, conn: sqlite3.Connection) -> None:
+        """Carry an older kiosk's per-minute counts over, so an upgrade resets no throttle."""
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'failures'").fetchone():
+            return
+        since = self.clock() - WINDOW
+        for minute, source, count in conn.execute("SELECT minute, source, count FROM failures"):
+            try:
+                start = dt.datetime.strptime(minute, "%Y-%m-%dT%H:%M").replace(tzinfo=dt.UTC)
+            except (TypeError, ValueError):
+                continue
+            at = start.timestamp() + 59  # the bucket's last second: never shortens the wait
+            if at > since:
+                rows = [(source, at)] * min(int(count), MAX_FAILURES_PER_HOUR)
+                conn.executemany("INSERT INTO sign_in_failures VALUES (?, ?)", rows)
+        conn.execute("DROP TABLE failures")
 
-    def _now(self) -> dt.datetime:
-        return dt.datetime.fromtimestamp(self.clock(), dt.UTC)
+    def _db(self) -> sqlite_utils.Database:
+        return sqlite_utils.Database(self._connect())
 
     def failures(self, source: str) -> int:
-        now = self._now()
-        since = self._minute(now - dt.timedelta(hours=1))
-        db = self._db()
+        """Wrong tries from ``source`` in the hour up to now."""
+        conn = self._connect()
         try:
-            row = db.execute(
-                "SELECT coalesce(sum(count), 0) FROM failures WHERE source = ? AND minute > ?",
-                [source, since],
-            ).fetchone()
-            return int(row[0])
+            return self._count(conn, source, self.clock())
         finally:
-            db.close()
+            conn.close()
 
-    def _failed(self, source: str, now: dt.datetime) -> None:
-        db = self._db()
+    @staticmethod
+    def _count(conn: sqlite3.Connection, source: str, now: float) -> int:
+        row = conn.execute(
+            "SELECT count(*) FROM sign_in_failures WHERE source = ? AND at > ? AND at <= ?",
+            [source, now - WINDOW, now],
+        ).fetchone()
+        return int(row[0])
+
+    def _reserve(self, source: str) -> int:
+        """Count this try as a failure before checking it, or raise Throttled.
+
+        Checking and recording in one IMMEDIATE transaction is what makes the limit exact:
+        parallel sign-ins take turns here, so none of them sees a count that another one is
+        about to raise. The row is removed again if the password turns out right.
+        """
+        conn = self._connect()
         try:
-            with db.conn:
-                db.execute(
-                    "INSERT INTO failures (minute, source, count) VALUES (?, ?, 1) "
-                    "ON CONFLICT DO UPDATE SET count = count + 1",
-                    [self._minute(now), source],
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                now = self.clock()  # read inside the lock, so rows are written in time order
+                # Older rows are spent; rows from the future are left by a clock set back
+                # (a Pi has no battery clock) and would otherwise lock a source out for days.
+                conn.execute(
+                    "DELETE FROM sign_in_failures WHERE at <= ? OR at > ?", [now - WINDOW, now]
                 )
-                db.execute(
-                    "DELETE FROM failures WHERE minute < ?",
-                    [self._minute(now - dt.timedelta(days=1))],
+                if self._count(conn, source, now) >= MAX_FAILURES_PER_HOUR:
+                    raise Throttled("Too many wrong tries in the last hour.")
+                cursor = conn.execute(
+                    "INSERT INTO sign_in_failures (source, at) VALUES (?, ?)", [source, now]
                 )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return int(cursor.lastrowid)
         finally:
-            db.close()
+            conn.close()
+
+    def _forget(self, try_id: int) -> None:
+        conn = self._connect()
+        try:
+            conn.execute("DELETE FROM sign_in_failures WHERE rowid = ?", [try_id])
+        finally:
+            conn.close()
 
     def check(self, user: str, password: str, source: str) -> bool:
         """True for the right name and password; raises Throttled after too many failures."""
-        now = self._now()
-        if self.failures(source) >= MAX_FAILURES_PER_HOUR:
-            raise Throttled("Too many wrong tries in the last hour.")
+        try_id = self._reserve(source)
         stored = self._hash()
         known = hmac.compare_digest(user.encode("utf-8", "replace"), USER.encode())
         ok = False
@@ -130,8 +183,8 @@ class Auth:
             )
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             ok = False
-        if not ok:
-            self._failed(source, now)
+        if ok:
+            self._forget(try_id)
         return ok
 
     # ---------------------------------------------------------------- notices

@@ -388,3 +388,101 @@ def test_admin_words_fallback_matches_the_content(tmp_path):
     fallback = tomllib.loads((root / "kiosk/web/admin_words.toml").read_text())["admin"]
     assert content == fallback
     _ = make_release  # keeps the helper import honest for readers of this file
+
+
+# ---------------------------------------------------------------- issue 12, case 3: throttle
+
+
+def test_eight_parallel_clients_get_exactly_the_limit_through(device, keypair):
+    """Real `kiosk serve`, real threads: the hundredth wrong try is the last one checked."""
+    import http.client
+    import threading
+
+    from kiosk.admin import MAX_FAILURES_PER_HOUR
+    from tests.conftest import Server
+
+    server = Server(device, Path(f"{keypair[0]}.pub"), KIOSK_THREADS="8")
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        conn.request("GET", "/admin/")
+        page = conn.getresponse()
+        cookie = page.getheader("Set-Cookie").split(";")[0]
+        token = re.search(r'name="csrf" value="([^"]+)"', page.read().decode()).group(1)
+        for _ in range(16):
+            body = f"csrf={token}&user=librarian&password=guess"
+            conn.request("POST", "/admin/sign-in", body=body, headers={
+                "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+            answer = conn.getresponse()
+            answer.read()
+            with lock:
+                outcomes.append(answer.getheader("Location", str(answer.status)))
+        conn.close()
+
+    try:
+        threads = [threading.Thread(target=client) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        server.stop()
+    wrong = sum(o.endswith("m=wrong") for o in outcomes)
+    throttled = sum(o.endswith("m=throttled") for o in outcomes)
+    print(f"8 clients x 16 wrong tries: {wrong} checked, {throttled} refused")
+    assert (wrong, throttled) == (MAX_FAILURES_PER_HOUR, 128 - MAX_FAILURES_PER_HOUR)
+    assert Auth(device).failures("screen") == MAX_FAILURES_PER_HOUR
+
+
+def test_the_hour_slides_no_fresh_hundred_at_the_minute_edge(device):
+    """100 wrong tries at 10:00:59 leave none at 11:00:00; the first comes back at 11:00:59."""
+    from kiosk.admin import MAX_FAILURES_PER_HOUR, Throttled
+
+    now = [dt.datetime(2026, 3, 2, 10, 0, 59, 500_000, tzinfo=dt.UTC).timestamp()]
+    auth = Auth(device, clock=lambda: now[0])
+
+    def tries_let_through(count: int) -> int:
+        through = 0
+        for _ in range(count):
+            try:
+                auth.check("librarian", "guess", "hotspot")
+                through += 1
+            except Throttled:
+                pass
+        return through
+
+    first = tries_let_through(MAX_FAILURES_PER_HOUR + 5)
+    now[0] += 0.5  # 11:00:00.000, one hour minus 59.5 seconds later
+    now[0] += 59 * 60
+    at_the_edge = tries_let_through(MAX_FAILURES_PER_HOUR)
+    print(f"let through at 10:00:59: {first}; at 11:00:00: {at_the_edge}")
+    assert (first, at_the_edge) == (MAX_FAILURES_PER_HOUR, 0)
+    now[0] += 59  # 11:00:59.000: the first try is still inside the hour
+    assert tries_let_through(1) == 0
+    now[0] += 0.6  # 11:00:59.600: the hour since the first tries has passed
+    assert tries_let_through(MAX_FAILURES_PER_HOUR + 1) == MAX_FAILURES_PER_HOUR
+
+
+def test_an_upgrade_keeps_the_old_per_minute_counts(device):
+    """A kiosk updated mid-attack keeps its throttle: older admin.db files had minute buckets."""
+    import sqlite3
+
+    from kiosk.admin import Throttled
+
+    now = dt.datetime(2026, 3, 2, 10, 30, 20, tzinfo=dt.UTC)
+    with sqlite3.connect(device / "admin.db") as old:
+        old.execute(
+            "CREATE TABLE failures (minute TEXT NOT NULL, source TEXT NOT NULL, count INTEGER "
+            "NOT NULL DEFAULT 0, PRIMARY KEY (minute, source)) WITHOUT ROWID"
+        )
+        old.executemany("INSERT INTO failures VALUES (?, ?, ?)", [
+            ("2026-03-02T10:10", "hotspot", 60), ("2026-03-02T10:29", "hotspot", 40),
+            ("2026-03-02T09:00", "screen", 100)])  # fmt: skip
+    old.close()
+    auth = Auth(device, clock=now.timestamp)
+    with pytest.raises(Throttled):
+        auth.check("librarian", "guess", "hotspot")
+    assert auth.failures("hotspot") == 100 and auth.failures("screen") == 0
+    assert auth.check("librarian", PASSWORD, "screen")

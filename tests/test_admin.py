@@ -486,3 +486,29 @@ def test_an_upgrade_keeps_the_old_per_minute_counts(device):
         auth.check("librarian", "guess", "hotspot")
     assert auth.failures("hotspot") == 100 and auth.failures("screen") == 0
     assert auth.check("librarian", PASSWORD, "screen")
+
+
+# ---------------------------------------------------------------- issue 12, case 7: phones
+
+
+ADMIN_PATHS = ("/admin", "/admin/", "/admin/sign-in", "/admin/sign-out", "/admin/dashboard",
+               "/admin/export.csv", "/admin/notices/1/remove", "/admin/no-such-page",
+               "/admin//", "/admin?m=wrong", "/admin/sign-in/")  # fmt: skip
+METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+
+
+def test_every_admin_path_and_method_is_the_same_404_as_an_unknown_page_to_phones(admin_app):
+    # Not "/no-such-page": one segment looks like a language, which the guides answer with a
+    # redirect to "/no-such-page/" before finding there is no such language.
+    client = admin_app.test_client()
+    leaks = []
+    for method in METHODS:
+        unknown = client.open("/no/such/page", method=method, environ_base=PHONE)
+        assert unknown.status_code == 404
+        for path in ADMIN_PATHS:
+            answer = client.open(path, method=method, environ_base=PHONE)
+            same = (answer.status_code, answer.get_data()) == (404, unknown.get_data())
+            if not same or "Set-Cookie" in answer.headers or "Allow" in answer.headers:
+                leaks.append(f"{method} {path} {answer.status_code}")
+    print(f"{len(leaks)} of {len(METHODS) * len(ADMIN_PATHS)} differ from a 404:", leaks)
+    assert leaks == []

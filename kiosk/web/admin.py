@@ -533,8 +533,22 @@ def notice_audio(notice_id: int):
     return send_file(path, mimetype="audio/mpeg", conditional=True, max_age=300)
 
 
+def _hidden_from_phones() -> None:
+    """Phones get an unknown page's 404 for every /admin path and method, when not allowed.
+
+    This runs before routing answers, which would otherwise tell a phone that the page exists
+    (308 from /admin to /admin/, 405 for a GET of /admin/sign-in).
+    """
+    path = request.path
+    if path != "/admin" and not path.startswith("/admin/"):
+        return
+    if _source() == "hotspot" and not _settings().admin_over_hotspot:
+        abort(404)
+
+
 def install(app: Flask) -> None:
     settings = app.extensions["kiosk.settings"]
+    app.before_request(_hidden_from_phones)
     app.extensions["kiosk.auth"] = Auth(settings.data_dir)
     app.extensions["kiosk.admin_sessions"] = Sessions(settings.admin_idle_minutes)
     app.register_blueprint(admin)

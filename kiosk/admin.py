@@ -16,7 +16,6 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import sqlite_utils
@@ -225,10 +224,3 @@ class Auth:
                 db.execute("DELETE FROM notices WHERE id = ?", [notice_id])
         finally:
             db.close()
-
-
-@dataclass
-class AdminSession:
-    token: str
-    csrf: str
-    last_seen: float

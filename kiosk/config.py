@@ -128,7 +128,20 @@ SETTINGS: tuple[Setting, ...] = (
         "password in clear, so only the kiosk's own screen may sign in.",
         bool,
     ),
-    Setting("admin_idle_minutes", 15, "Minutes after which a quiet librarian is signed out.", int),
+    Setting(
+        "admin_idle_minutes",
+        15,
+        "Minutes after which a quiet librarian is signed out (on the kiosk's own screen: "
+        "when the screen starts over for the next visitor, idle_seconds).",
+        int,
+    ),
+    Setting(
+        "admin_session_hours",
+        8,
+        "Hours after signing in when the librarian is signed out, however busy: a session "
+        "left open never lasts longer than a working day.",
+        int,
+    ),
     Setting(
         "usb_path", "/media/usb", "Where a USB stick is mounted, offered on the librarian's page."
     ),

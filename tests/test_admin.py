@@ -512,3 +512,78 @@ def test_every_admin_path_and_method_is_the_same_404_as_an_unknown_page_to_phone
                 leaks.append(f"{method} {path} {answer.status_code}")
     print(f"{len(leaks)} of {len(METHODS) * len(ADMIN_PATHS)} differ from a 404:", leaks)
     assert leaks == []
+
+
+# ---------------------------------------------------------------- issue 12, case 4: sessions
+
+
+def fake_clock(app):
+    """Move the app's session clock by hand: returns a list whose one item is the offset."""
+    sessions = app.extensions["kiosk.admin_sessions"]
+    real, offset = sessions.clock, [0.0]
+    sessions.clock = lambda: real() + offset[0]
+    return offset
+
+
+def test_cookieless_requests_cannot_pile_up_sessions(admin_app):
+    librarian, _ = signed_in(admin_app)
+    sessions = admin_app.extensions["kiosk.admin_sessions"]
+    stranger = admin_app.test_client(use_cookies=False)
+    for _ in range(1000):
+        assert stranger.get("/admin/", environ_base=SCREEN).status_code == 200
+    print(f"1000 cookieless requests: {len(sessions)} sessions kept")
+    assert len(sessions) <= 300
+    assert librarian.get("/admin/dashboard", environ_base=SCREEN).status_code == 200
+
+
+def test_a_busy_librarian_is_still_signed_out_after_eight_hours(device, keypair, usage):
+    app = new_app(device, keypair, usage, admin_over_hotspot=True)
+    client, _ = signed_in(app, PHONE)
+    offset = fake_clock(app)
+    kept = 0
+    while True:
+        offset[0] += 10 * 60  # busy: a page every ten minutes, never idle for long
+        response = client.get("/admin/dashboard", environ_base=PHONE)
+        if response.status_code != 200:
+            break
+        kept += 1
+        assert kept < 100, "never signed out"
+    print(f"signed out after {offset[0] / 3600:.2f} hours")
+    assert 7.8 < offset[0] / 3600 <= 8.0
+    assert response.headers["Location"].endswith("m=expired")
+
+
+def test_a_screen_session_ends_when_the_screen_is_left_alone(device, keypair, usage):
+    """Even if the page's script fails: 100 s after the librarian walks away, they are out."""
+    app = new_app(device, keypair, usage, admin_over_hotspot=True)
+    screen, _ = signed_in(app, SCREEN)
+    phone, _ = signed_in(app, PHONE)
+    offset = fake_clock(app)
+    offset[0] = 100
+    left = screen.get("/admin/dashboard", environ_base=SCREEN)
+    print(f"screen session 100 s after the last request: {left.status_code}")
+    assert left.status_code == 303 and left.headers["Location"].endswith("m=expired")
+    assert phone.get("/admin/dashboard", environ_base=PHONE).status_code == 200  # 15 minutes
+
+
+def test_the_screen_page_keeps_a_working_librarian_signed_in(admin_app):
+    """Typing a long notice makes no request; the page says "still here" while touched."""
+    idle = admin_app.extensions["kiosk.settings"].idle_seconds
+    screen, _ = signed_in(admin_app, SCREEN)
+    offset = fake_clock(admin_app)
+    for _ in range(5):
+        offset[0] += idle * 0.8
+        assert screen.get("/admin/alive", environ_base=SCREEN).status_code == 204
+    assert screen.get("/admin/dashboard", environ_base=SCREEN).status_code == 200
+    stranger = admin_app.test_client()  # says nothing to someone who is not signed in
+    assert stranger.get("/admin/alive", environ_base=SCREEN).status_code == 204
+    assert "Set-Cookie" not in stranger.get("/admin/alive", environ_base=SCREEN).headers
+
+
+def test_a_session_belongs_to_the_channel_it_was_made_on(device, keypair, usage):
+    app = new_app(device, keypair, usage, admin_over_hotspot=True)
+    screen, _ = signed_in(app, SCREEN)
+    cookie = screen.get_cookie("admin", path="/admin").value
+    elsewhere = app.test_client()
+    elsewhere.set_cookie("admin", cookie, path="/admin")
+    assert elsewhere.get("/admin/dashboard", environ_base=PHONE).status_code == 303

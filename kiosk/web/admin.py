@@ -13,7 +13,6 @@ import datetime as dt
 import hmac
 import io
 import re
-import secrets
 import threading
 import time
 import tomllib
@@ -34,7 +33,7 @@ from flask import (
     url_for,
 )
 
-from kiosk.admin import MIN_PASSWORD, AdminSession, Auth, Throttled
+from kiosk.admin import MIN_PASSWORD, Auth, Throttled
 from kiosk.config import write_device_settings
 from kiosk.device import health
 from kiosk.errors import KioskError
@@ -42,10 +41,14 @@ from kiosk.library import Release
 from kiosk.releases.install import ReleaseStore
 from kiosk.releases.manifest import trusted_keys
 from kiosk.stats import csv_rows, totals
+from kiosk.web.admin_sessions import AdminSession, Sessions
 
 COOKIE = "admin"
 LOOPBACK = {"127.0.0.1", "::1"}
 MAX_NOTICE = 1000
+# Seconds a screen session outlives the screen's own idle reset: kiosk.js says "still here" at
+# most every 5 s while the librarian touches the page, so the server never ends it first.
+SCREEN_GRACE = 8
 PERIODS = {"today": 1, "week": 7, "month": 30}
 STARTED = time.monotonic()
 
@@ -53,45 +56,6 @@ admin = Blueprint("admin", __name__, url_prefix="/admin")
 FALLBACK_WORDS = tomllib.loads(
     (Path(__file__).with_name("admin_words.toml")).read_text(encoding="utf-8")
 )["admin"]
-
-
-class Sessions:
-    def __init__(self, idle_minutes: int, clock=time.monotonic) -> None:
-        self.idle = idle_minutes * 60
-        self.clock = clock
-        self._items: dict[str, tuple[AdminSession, bool, str]] = {}
-        self._lock = threading.Lock()
-
-    def new(self, signed_in: bool, lang: str) -> AdminSession:
-        session = AdminSession(secrets.token_urlsafe(32), secrets.token_urlsafe(32), self.clock())
-        with self._lock:
-            self._items[session.token] = (session, signed_in, lang)
-        return session
-
-    def get(self, token: str | None) -> tuple[AdminSession, bool, str] | None:
-        with self._lock:
-            item = self._items.get(token or "")
-            if item is None:
-                return None
-            if self.clock() - item[0].last_seen > self.idle:
-                del self._items[item[0].token]
-                return None
-            item[0].last_seen = self.clock()
-            return item
-
-    def set_lang(self, token: str, lang: str) -> None:
-        with self._lock:
-            if token in self._items:
-                session, signed_in, _ = self._items[token]
-                self._items[token] = (session, signed_in, lang)
-
-    def end(self, token: str | None) -> None:
-        with self._lock:
-            self._items.pop(token or "", None)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._items)
 
 
 def _settings():
@@ -110,18 +74,29 @@ def _source() -> str:
     return "screen" if request.remote_addr in LOOPBACK else "hotspot"
 
 
+def _idle_limit(source: str) -> float:
+    """Seconds of quiet that end a session: on the screen, the screen's own idle reset."""
+    settings = _settings()
+    if source == "screen":
+        # Holds even when the page's script fails: the next person at the screen finds the
+        # dashboard, but every click on it asks for the password again.
+        return settings.idle_seconds + SCREEN_GRACE
+    return settings.admin_idle_minutes * 60
+
+
 @admin.before_request
 def guard():
-    g.channel = "screen" if _source() == "screen" else "phone"
-    if _source() == "hotspot" and not _settings().admin_over_hotspot:
+    source = _source()
+    g.channel = "screen" if source == "screen" else "phone"
+    if source == "hotspot" and not _settings().admin_over_hotspot:
         abort(404)
-    g.admin = _sessions().get(request.cookies.get(COOKIE))
+    g.admin = _sessions().get(request.cookies.get(COOKIE), source, _idle_limit(source))
     if request.method == "POST":
         origin = request.headers.get("Origin")
         if origin is not None and urlsplit(origin).netloc != request.host:
             abort(403)
         sent = request.form.get("csrf", "")
-        if g.admin is None or not hmac.compare_digest(sent.encode(), g.admin[0].csrf.encode()):
+        if g.admin is None or not hmac.compare_digest(sent.encode(), g.admin.csrf.encode()):
             abort(403)
 
 
@@ -150,12 +125,12 @@ def _page(template: str, status: int = 200, **extra):
     release = _release()
     if release is None:
         return Response("No guides are installed; the librarian's page needs them.", 503)
-    lang = g.admin[2] if g.admin else release.reference
+    lang = g.admin.lang if g.admin else release.reference
     ctx = _context(release, lang, **extra)
     words = ctx["words"]
     ctx.update(
         a=lambda key: words.get(f"admin.{key}") or FALLBACK_WORDS.get(key, key),
-        csrf=g.admin[0].csrf if g.admin else "",
+        csrf=g.admin.csrf if g.admin else "",
         languages=release.languages,
     )
     response = Response(render_template(template, **ctx), status=status, mimetype="text/html")
@@ -163,7 +138,7 @@ def _page(template: str, status: int = 200, **extra):
 
 
 def _signed_in() -> bool:
-    return g.admin is not None and g.admin[1]
+    return g.admin is not None and g.admin.signed_in
 
 
 # ---------------------------------------------------------------- sign in and out
@@ -172,9 +147,9 @@ def _signed_in() -> bool:
 @admin.get("/")
 def home():
     if not _signed_in():
-        session = g.admin[0] if g.admin else _sessions().new(False, _lang_choice())
         if g.admin is None:
-            g.admin = (session, False, _lang_choice())
+            g.admin = _sessions().new(_source(), _lang_choice())
+        session = g.admin
         message = request.args.get("m", "")
         page = _page(
             "admin/sign_in.html",
@@ -203,15 +178,14 @@ def sign_in():
         return redirect(url_for("admin.home", m="throttled"), code=303)
     if not ok:
         return redirect(url_for("admin.home", m="wrong"), code=303)
-    lang = g.admin[2]
-    _sessions().end(g.admin[0].token)  # a new id at sign-in: a planted one is worthless
-    session = _sessions().new(True, lang)
+    _sessions().end(g.admin.token)  # a new id at sign-in: a planted one is worthless
+    session = _sessions().new(_source(), g.admin.lang, signed_in=True)
     return _cookie(redirect(url_for("admin.home"), code=303), session)
 
 
 @admin.post("/sign-out")
 def sign_out():
-    _sessions().end(g.admin[0].token)
+    _sessions().end(g.admin.token)
     response = redirect(url_for("admin.home"), code=303)
     response.delete_cookie(COOKIE, path="/admin", httponly=True, samesite="Strict")
     return response
@@ -222,8 +196,14 @@ def language():
     release = _release()
     lang = request.form.get("lang", "")
     if release is not None and lang in release.languages:
-        _sessions().set_lang(g.admin[0].token, lang)
+        g.admin.lang = lang
     return redirect(url_for("admin.home"), code=303)
+
+
+@admin.get("/alive")
+def alive():
+    """The screen's page says the librarian is still touching it (the guard noted the time)."""
+    return Response(status=204)
 
 
 def _need_sign_in():
@@ -550,7 +530,9 @@ def install(app: Flask) -> None:
     settings = app.extensions["kiosk.settings"]
     app.before_request(_hidden_from_phones)
     app.extensions["kiosk.auth"] = Auth(settings.data_dir)
-    app.extensions["kiosk.admin_sessions"] = Sessions(settings.admin_idle_minutes)
+    app.extensions["kiosk.admin_sessions"] = Sessions(
+        settings.admin_idle_minutes * 60, settings.admin_session_hours * 3600
+    )
     app.register_blueprint(admin)
     app.add_url_rule("/notice/<int:notice_id>.mp3", "notice_audio", notice_audio)
 

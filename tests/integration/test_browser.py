@@ -330,3 +330,30 @@ def test_attract_screen_after_a_quiet_while_and_motion_wakes_it(browser, sample_
         context.close()
     finally:
         server.stop()
+
+
+def test_the_idle_reset_signs_the_librarian_out(browser, sample_release, keypair, tmp_path):
+    """The librarian walks away from the dashboard: the reset must end the session too."""
+    from kiosk.admin import Auth
+    from kiosk.releases.install import ReleaseStore
+
+    data = tmp_path / "device"
+    ReleaseStore(data).install(sample_release, [keypair[1]])
+    Auth(data).set_password("correct horse battery")
+    # Long enough that a slow sign-in on a busy machine finishes before the reset.
+    server = Server(data, Path(f"{keypair[0]}.pub"), KIOSK_IDLE_SECONDS="8")
+    try:
+        context = browser.new_context(viewport=SCREEN)
+        page = context.new_page()
+        page.goto(server.url + "/admin/")
+        page.fill("#password", "correct horse battery")
+        page.click("form.admin-form button")
+        expect(page.locator("h1#h-usage")).to_be_visible()
+        page.wait_for_url(server.url + "/screen/", timeout=30_000)  # the idle reset
+        # Straight after the reset, well before the server's own idle limit (8 s + 8 s).
+        after = page.request.get(server.url + "/admin/dashboard", max_redirects=0)
+        print(f"/admin/dashboard just after the idle reset: {after.status}")
+        assert after.status == 303 and after.headers["location"].endswith("m=expired")
+        context.close()
+    finally:
+        server.stop()

@@ -587,3 +587,49 @@ def test_a_session_belongs_to_the_channel_it_was_made_on(device, keypair, usage)
     elsewhere = app.test_client()
     elsewhere.set_cookie("admin", cookie, path="/admin")
     assert elsewhere.get("/admin/dashboard", environ_base=PHONE).status_code == 303
+
+
+# ---------------------------------------------------------------- issue 12, case 5: notices
+
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_bidi_controls_never_reach_the_screen(admin_app, lang):
+    """With U+202E the screen showed "Room 21" while the voice read "Room 12"."""
+    client, token = signed_in(admin_app)
+    text = f"Room \u202e12\u202c today; {BIDI} end"
+    notice = {"text": text, "lang": lang, "start": "2020-01-01", "end": "2099-12-31"}
+    response = client.post("/admin/notices", data={"csrf": token, **notice}, environ_base=SCREEN)
+    assert response.status_code == 303
+    visitor = admin_app.test_client()
+    pages = [
+        visitor.get(f"/{lang}/", environ_base=PHONE).get_data(as_text=True),
+        visitor.get(f"/screen/{lang}/", environ_base=SCREEN).get_data(as_text=True),
+        client.get("/admin/dashboard", environ_base=SCREEN).get_data(as_text=True),
+    ]
+    reached = sorted({f"U+{ord(c):04X}" for page in pages for c in page if c in BIDI})
+    print(f"bidi controls on the pages: {len(reached)} of {len(BIDI)}")
+    assert reached == []
+    assert "Room 12 today;  end" in pages[0]
+    stored = Auth(admin_app.extensions["kiosk.settings"].data_dir).notices()
+    assert [n["text"] for n in stored] == ["Room 12 today;  end"]  # what the voice read
+
+
+def test_a_notice_of_only_bidi_controls_is_refused(admin_app):
+    client, token = signed_in(admin_app)
+    notice = {"text": BIDI, "lang": "en", "start": "2020-01-01", "end": "2099-12-31"}
+    response = client.post("/admin/notices", data={"csrf": token, **notice}, environ_base=SCREEN)
+    assert response.status_code == 400
+    assert Auth(admin_app.extensions["kiosk.settings"].data_dir).notices() == []
+
+
+def test_a_notice_saved_before_the_upgrade_shows_without_bidi_controls(device):
+    import sqlite3
+
+    Auth(device).notices()  # makes admin.db as this version does
+    with sqlite3.connect(device / "admin.db") as db:
+        db.execute("INSERT INTO notices (lang, text, start, end) VALUES "
+                   "('en', 'Room \u202e12\u202c', '2020-01-01', '2099-01-01')")  # fmt: skip
+    db.close()
+    assert [n["text"] for n in Auth(device).notices()] == ["Room 12"]

@@ -33,7 +33,7 @@ from flask import (
     url_for,
 )
 
-from kiosk.admin import MIN_PASSWORD, Auth, Throttled
+from kiosk.admin import MIN_PASSWORD, Auth, Throttled, strip_bidi
 from kiosk.config import write_device_settings
 from kiosk.device import health
 from kiosk.errors import KioskError
@@ -297,6 +297,8 @@ def dashboard():
 
 def _clean(text: str, limit: int, newlines: bool) -> str | None:
     """Text a librarian typed, or None when it cannot be used (control characters, size)."""
+    if newlines:  # a notice: shown on screen and read aloud, which must say the same thing
+        text = strip_bidi(text)
     text = text.replace("\r\n", "\n").strip()
     allowed = "\n" if newlines else ""
     if not text or len(text) > limit or any(ord(c) < 32 and c not in allowed for c in text):

@@ -357,3 +357,29 @@ def test_the_idle_reset_signs_the_librarian_out(browser, sample_release, keypair
         context.close()
     finally:
         server.stop()
+
+
+def test_one_long_word_in_a_notice_never_widens_the_page(browser, librarian_server):
+    """A 1,000-character word made the page 15,050 px wide; it must wrap inside the screen."""
+    server = librarian_server
+    context = browser.new_context(viewport=SCREEN)
+    page = context.new_page()
+    page.goto(server.url + "/admin/")
+    page.fill("#password", "correct horse battery")
+    with page.expect_navigation():
+        page.click("form.admin-form button")
+    page.fill("#n-text", "ल" * 500 + "x" * 500)
+    page.select_option("#n-lang", "en")
+    with page.expect_navigation():
+        page.locator("form.admin-form", has=page.locator("#n-text")).locator("button").click()
+    widths = {}
+    for name, path, viewport in (("dashboard", "/admin/dashboard", SCREEN),
+                                 ("screen home", "/screen/en/", SCREEN),
+                                 ("phone home", "/en/", PHONE)):  # fmt: skip
+        page.set_viewport_size(viewport)
+        page.goto(server.url + path)
+        widths[name] = page.evaluate("document.documentElement.scrollWidth")
+        expect(page.locator(".notice-text, .notice-list p").first).to_be_visible()
+    context.close()
+    print("page widths with a 1,000-character word:", widths)
+    assert widths == {"dashboard": 800, "screen home": 800, "phone home": 360}

@@ -13,6 +13,7 @@ import datetime as dt
 import hmac
 import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable
@@ -238,3 +239,39 @@ class Auth:
                 db.execute("DELETE FROM notices WHERE id = ?", [notice_id])
         finally:
             db.close()
+
+
+# ---------------------------------------------------------------- USB sticks
+
+MOUNTS_FILE = "/proc/self/mounts"
+MAX_MOUNTS_BYTES = 1 << 20  # a few hundred mounts fit in 64 KB; more is not a kiosk's file
+# Kernel names of block devices, as the device mounts a stick: sdb1, mmcblk1p1, nvme0n1p1.
+STICK_NAME = re.compile(r"[a-z][a-z0-9]{1,31}")
+
+
+def _unescape(field: str) -> str:
+    """A mounts-file field as a path: the kernel writes space, tab, newline, \\ as \\ooo."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def mounted_sticks(usb_root: str | os.PathLike[str], mounts_file: str = MOUNTS_FILE) -> list[str]:
+    """Names of the file systems mounted right under ``usb_root``, as the device mounts sticks.
+
+    Only these are offered on the librarian's page, and a form may choose only among them, so
+    nothing typed into a form ever becomes a path.
+    """
+    try:
+        with open(mounts_file, "rb") as file:
+            text = file.read(MAX_MOUNTS_BYTES).decode("utf-8", "replace")
+    except OSError:
+        return []
+    root = os.path.normpath(os.fspath(usb_root))
+    names = set()
+    for line in text.splitlines():
+        fields = line.split(" ")
+        if len(fields) < 3:
+            continue
+        parent, name = os.path.split(_unescape(fields[1]))
+        if parent == root and STICK_NAME.fullmatch(name):
+            names.add(name)
+    return sorted(names)

@@ -143,7 +143,10 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
-        "usb_path", "/media/usb", "Where a USB stick is mounted, offered on the librarian's page."
+        "usb_root",
+        "/media/kiosk-usb",
+        "Folder under which the device mounts each USB stick (as <root>/sdb1); the librarian's "
+        "page offers the sticks mounted there, and nothing else.",
     ),
     Setting("release_channel", "stable", "Which of headquarters' release channels to follow."),
     Setting("hq_host", "", "Headquarters' sync server (empty: sync by USB stick only)."),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import shutil
 import time
@@ -322,38 +323,33 @@ def test_settings_are_saved_applied_and_escaped(admin_app, device, keypair, usag
     assert restarted.extensions["kiosk.settings"].admin_over_hotspot is True
 
 
-def test_usb_install_rollback_and_export(admin_app, tmp_path, keypair, fixture_release):
-    client, token = signed_in(admin_app)
-    stick = tmp_path / "stick"
-    newer = stick / "release"
-    shutil.copytree(fixture_release, newer)
-    from kiosk.releases.manifest import load_private_key, write_manifest
-
-    now = dt.datetime.now(dt.UTC)
-    write_manifest(newer, 200, now, now + dt.timedelta(days=5), load_private_key(keypair[0]))
-    ok = client.post("/admin/usb-install", data={"csrf": token, "path": str(stick)},
+def test_usb_install_rollback_and_export(usb_app, tmp_path, keypair, fixture_release):
+    client, token = signed_in(usb_app)
+    stick = stick_with_release(tmp_path / "kiosk usb", "sdb1", fixture_release, keypair)
+    broken = tmp_path / "kiosk usb" / "sdc1"
+    broken.mkdir()
+    mounts_file(tmp_path / "mounts", stick, broken)
+    ok = client.post("/admin/usb-install", data={"csrf": token, "stick": "sdb1"},
                      environ_base=SCREEN)  # fmt: skip
-    assert ok.status_code == 200 and "/media/200/" in admin_app.test_client().get(
+    assert ok.status_code == 200 and "/media/200/" in usb_app.test_client().get(
         "/en/", environ_base=PHONE
     ).get_data(as_text=True)
-    again = client.post("/admin/usb-install", data={"csrf": token, "path": str(stick)},
+    again = client.post("/admin/usb-install", data={"csrf": token, "stick": "sdb1"},
                         environ_base=SCREEN)  # fmt: skip
     assert again.status_code == 400 and "not newer" in again.get_data(as_text=True)
-    broken = tmp_path / "broken"
-    broken.mkdir()
-    bad = client.post("/admin/usb-install", data={"csrf": token, "path": str(broken)},
+    bad = client.post("/admin/usb-install", data={"csrf": token, "stick": "sdc1"},
                       environ_base=SCREEN)  # fmt: skip
     assert bad.status_code == 400 and "no release folder" in bad.get_data(as_text=True).lower()
     back = client.post("/admin/rollback", data={"csrf": token}, environ_base=SCREEN)
     assert back.status_code == 200
-    assert "/media/100/" in admin_app.test_client().get("/en/", environ_base=PHONE).get_data(
+    assert "/media/100/" in usb_app.test_client().get("/en/", environ_base=PHONE).get_data(
         as_text=True
     )
     csv = client.get("/admin/export.csv", environ_base=SCREEN)
     assert csv.mimetype == "text/csv" and csv.get_data(as_text=True).startswith("table,period")
     assert "attachment" in csv.headers["Content-Disposition"]
     csv.close()
-    out = client.post("/admin/export-to-stick", data={"csrf": token, "path": str(stick)},
+    out = client.post("/admin/export-to-stick", data={"csrf": token, "stick": "sdb1"},
                       environ_base=SCREEN)  # fmt: skip
     assert out.status_code == 200 and list(stick.glob("usage-*.csv"))
 
@@ -633,3 +629,148 @@ def test_a_notice_saved_before_the_upgrade_shows_without_bidi_controls(device):
                    "('en', 'Room \u202e12\u202c', '2020-01-01', '2099-01-01')")  # fmt: skip
     db.close()
     assert [n["text"] for n in Auth(device).notices()] == ["Room 12"]
+
+
+# ---------------------------------------------------------------- issue 12, case 6: USB sticks
+
+
+def stick_with_release(root: Path, name: str, fixture_release, keypair, version=200) -> Path:
+    """A folder under ``root`` holding a newer signed release, as a stick would."""
+    from kiosk.releases.manifest import load_private_key, write_manifest
+
+    stick = root / name
+    shutil.copytree(fixture_release, stick / "release")
+    now = dt.datetime.now(dt.UTC)
+    write_manifest(stick / "release", version, now, now + dt.timedelta(days=5),
+                   load_private_key(keypair[0]))  # fmt: skip
+    return stick
+
+
+def mounts_file(path: Path, *points: Path) -> Path:
+    """A mounts file as the kernel writes it (spaces in mount points escaped as \\040)."""
+    lines = ["proc /proc proc rw,relatime 0 0"]
+    space = "\\040"
+    lines += [f"/dev/{p.name} {str(p).replace(' ', space)} vfat rw,nosuid 0 0" for p in points]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def usb_app(device, keypair, usage, tmp_path):
+    app = new_app(device, keypair, usage, usb_root=str(tmp_path / "kiosk usb"))
+    app.config["MOUNTS_FILE"] = str(mounts_file(tmp_path / "mounts"))
+    return app
+
+
+HOSTILE_STICKS = {
+    "5,000 characters": "x" * 5000,
+    "NUL byte": "/media/kiosk-usb/sdb1\x00",
+    "empty": "",
+}
+
+
+@pytest.mark.parametrize("action", ["usb-install", "export-to-stick"])
+@pytest.mark.parametrize("name", list(HOSTILE_STICKS))
+def test_usb_forms_answer_a_hostile_choice_with_one_sentence(admin_app, tmp_path, action, name):
+    admin_app.config["MOUNTS_FILE"] = str(mounts_file(tmp_path / "mounts"))  # no stick in
+    client, token = signed_in(admin_app)
+    value = HOSTILE_STICKS[name]
+    response = client.post(f"/admin/{action}", data={"csrf": token, "stick": value, "path": value},
+                           environ_base=SCREEN)  # fmt: skip
+    page = response.get_data(as_text=True)
+    print(f"{action} with {name}: {response.status_code}")
+    assert response.status_code == 400
+    assert "No USB stick is plugged in." in page and "usb_" not in page.split("<main")[1]
+
+
+@pytest.mark.parametrize("action", ["usb-install", "export-to-stick"])
+def test_a_folder_that_is_not_a_mounted_stick_is_refused(
+    usb_app, tmp_path, fixture_release, keypair, action
+):
+    """A real release in a real folder, but no stick: nothing is installed or written."""
+    root = tmp_path / "kiosk usb"
+    mounted = stick_with_release(root, "sdb1", fixture_release, keypair, version=150)
+    elsewhere = stick_with_release(root, "sdc1", fixture_release, keypair)
+    mounts_file(tmp_path / "mounts", mounted)
+    client, token = signed_in(usb_app)
+    for value in (str(elsewhere), "sdc1", "../kiosk usb/sdb1", str(mounted)):
+        response = client.post(f"/admin/{action}", data={"csrf": token, "stick": value,
+                               "path": value}, environ_base=SCREEN)  # fmt: skip
+        print(f"{action} {value!r}: {response.status_code}")
+        assert response.status_code == 400, value
+        assert "That USB stick is not plugged in any more." in response.get_data(as_text=True)
+    assert not list(root.glob("*/usage-*.csv"))
+    assert "/media/100/" in usb_app.test_client().get("/en/", environ_base=PHONE).get_data(
+        as_text=True
+    )
+
+
+def test_no_stick_mounted_says_so_and_offers_nothing(usb_app):
+    client, _ = signed_in(usb_app)
+    page = client.get("/admin/dashboard", environ_base=SCREEN).get_data(as_text=True)
+    assert "No USB stick is plugged in." in page
+    assert 'name="stick"' not in page and 'name="path"' not in page
+
+
+def test_the_page_offers_the_mounted_sticks_and_uses_the_one_chosen(
+    usb_app, tmp_path, fixture_release, keypair
+):
+    root = tmp_path / "kiosk usb"
+    first = stick_with_release(root, "sdb1", fixture_release, keypair)
+    second = root / "mmcblk1p1"
+    second.mkdir()
+    (tmp_path / "other").mkdir()
+    mounts_file(tmp_path / "mounts", first, second, tmp_path / "other", first / "release")
+    client, token = signed_in(usb_app)
+    page = client.get("/admin/dashboard", environ_base=SCREEN).get_data(as_text=True)
+    offered = re.findall(r'name="stick" value="([^"]*)"', page)
+    assert sorted(set(offered)) == ["mmcblk1p1", "sdb1"]
+    assert str(root) not in page  # the page names sticks, never folders
+    ok = client.post("/admin/usb-install", data={"csrf": token, "stick": "sdb1"},
+                     environ_base=SCREEN)  # fmt: skip
+    assert ok.status_code == 200 and "The new guides are installed." in ok.get_data(as_text=True)
+    assert "/media/200/" in usb_app.test_client().get("/en/", environ_base=PHONE).get_data(
+        as_text=True
+    )
+    out = client.post("/admin/export-to-stick", data={"csrf": token, "stick": "mmcblk1p1"},
+                      environ_base=SCREEN)  # fmt: skip
+    assert out.status_code == 200 and len(list(second.glob("usage-*.csv"))) == 1
+
+
+def test_a_stick_that_cannot_be_written_says_so_in_words(usb_app, tmp_path):
+    stick = tmp_path / "kiosk usb" / "sdb1"
+    stick.mkdir(parents=True)
+    mounts_file(tmp_path / "mounts", stick)
+    client, token = signed_in(usb_app)
+    (stick / f"usage-kiosk-{dt.date.today().isoformat()}.csv").mkdir()  # in the way: EISDIR
+    out = client.post("/admin/export-to-stick", data={"csrf": token, "stick": "sdb1"},
+                      environ_base=SCREEN)  # fmt: skip
+    assert out.status_code == 400
+    assert "could not be saved on the stick" in out.get_data(as_text=True)
+    assert "usb_missing" not in out.get_data(as_text=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a file system needs root")
+def test_a_really_mounted_stick_is_found_in_proc_self_mounts(
+    device, keypair, usage, tmp_path, fixture_release
+):
+    """A real tmpfs mount under a root with a space, read from the kernel's own mounts file."""
+    import subprocess
+
+    root = tmp_path / "kiosk usb"
+    point = root / "sdz9"
+    point.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m,nosuid,nodev,noexec", "tmpfs",
+                    str(point)], check=True)  # fmt: skip
+    try:
+        stick_with_release(tmp_path / "staging", "sdz9", fixture_release, keypair)
+        shutil.copytree(tmp_path / "staging" / "sdz9", point, dirs_exist_ok=True)
+        app = new_app(device, keypair, usage, usb_root=str(root))  # the real /proc/self/mounts
+        client, token = signed_in(app)
+        page = client.get("/admin/dashboard", environ_base=SCREEN).get_data(as_text=True)
+        assert re.findall(r'name="stick" value="([^"]*)"', page)[:1] == ["sdz9"]
+        ok = client.post("/admin/usb-install", data={"csrf": token, "stick": "sdz9"},
+                         environ_base=SCREEN)  # fmt: skip
+        assert ok.status_code == 200, ok.get_data(as_text=True)
+    finally:
+        subprocess.run(["umount", str(point)], check=True)

@@ -33,7 +33,7 @@ from flask import (
     url_for,
 )
 
-from kiosk.admin import MIN_PASSWORD, Auth, Throttled, strip_bidi
+from kiosk.admin import MIN_PASSWORD, MOUNTS_FILE, Auth, Throttled, mounted_sticks, strip_bidi
 from kiosk.config import write_device_settings
 from kiosk.device import health
 from kiosk.errors import KioskError
@@ -236,6 +236,7 @@ def _dashboard(message: str = "", status: int = 200):
         "phones": len(current_app.extensions["kiosk.online"]),
         "usage": usage.health(),
         "last_sync": _last_sync(settings.data_dir),
+        "sticks": _sticks(),
     }
     if manifest[0]:
         state["age_days"] = (dt.date.today() - dt.date.fromisoformat(manifest[0])).days
@@ -375,11 +376,28 @@ def _bump() -> None:
 # ---------------------------------------------------------------- releases and figures
 
 
+def _sticks() -> list[str]:
+    return mounted_sticks(_settings().usb_root, current_app.config["MOUNTS_FILE"])
+
+
+def _chosen_stick() -> Path:
+    """The mounted stick the form chose, or the dashboard with one sentence (400).
+
+    The form sends a name from the list the page offered; it is compared with the sticks
+    mounted now and never used as a path itself, so no typed value can reach the file system.
+    """
+    sticks = _sticks()
+    name = request.form.get("stick", "")
+    if name not in sticks:
+        abort(_dashboard(message="usb_unknown" if sticks else "usb_none", status=400))
+    return Path(_settings().usb_root) / name
+
+
 @admin.post("/usb-install")
 def usb_install():
     _need_sign_in()
     settings = _settings()
-    path = Path(request.form.get("path") or settings.usb_path)
+    path = _chosen_stick()
     source = path if (path / "manifest.json").exists() else path / "release"
     try:
         trusted = trusted_keys(settings)
@@ -454,12 +472,12 @@ def export():
 def export_to_stick():
     _need_sign_in()
     settings = _settings()
-    folder = Path(request.form.get("path") or settings.usb_path)
+    folder = _chosen_stick()
     name = f"usage-{_safe(settings.device_name)}-{dt.date.today().isoformat()}.csv"
     try:
         (folder / name).write_bytes(_csv_bytes())
     except OSError:
-        return _dashboard(message="usb_missing", status=400)
+        return _dashboard(message="usb_write_failed", status=400)
     return _dashboard(message="exported")
 
 
@@ -531,6 +549,7 @@ def _hidden_from_phones() -> None:
 def install(app: Flask) -> None:
     settings = app.extensions["kiosk.settings"]
     app.before_request(_hidden_from_phones)
+    app.config.setdefault("MOUNTS_FILE", MOUNTS_FILE)  # tests name their own
     app.extensions["kiosk.auth"] = Auth(settings.data_dir)
     app.extensions["kiosk.admin_sessions"] = Sessions(
         settings.admin_idle_minutes * 60, settings.admin_session_hours * 3600

@@ -1,9 +1,11 @@
 """The librarian's page: signed in on the kiosk's own screen (or, if allowed, from a phone).
 
-Sessions live in memory only; the session id is renewed at sign-in and forgotten at sign-out
-or after ``admin_idle_minutes``. Every POST carries the session's CSRF token and, when the
-browser says where it comes from, must come from this kiosk (Origin). Every response is
-no-store. From the hotspot, every admin URL is a 404 unless ``admin_over_hotspot`` is on.
+Sessions live in memory only (admin_sessions.py); the session id is renewed at sign-in and
+forgotten at sign-out, after ``admin_idle_minutes`` of quiet (on the kiosk's own screen: after
+``idle_seconds``, when the screen starts over) and ``admin_session_hours`` after sign-in. Every
+POST carries the session's CSRF token and, when the browser says where it comes from, must come
+from this kiosk (Origin). Every response is no-store. From the hotspot, every admin URL and
+method is the same 404 as an unknown page unless ``admin_over_hotspot`` is on.
 """
 
 from __future__ import annotations

@@ -128,12 +128,25 @@ SETTINGS: tuple[Setting, ...] = (
         "password in clear, so only the kiosk's own screen may sign in.",
         bool,
     ),
-    Setting("admin_idle_minutes", 15, "Minutes after which a quiet librarian is signed out.", int),
+    Setting(
+        "admin_idle_minutes",
+        15,
+        "Minutes after which a quiet librarian is signed out (on the kiosk's own screen: "
+        "when the screen starts over for the next visitor, idle_seconds).",
+        int,
+    ),
+    Setting(
+        "admin_session_hours",
+        8,
+        "Hours after signing in when the librarian is signed out, however busy: a session "
+        "left open never lasts longer than a working day.",
+        int,
+    ),
     Setting(
         "usb_root",
         "/media/kiosk-usb",
-        "Where the kiosk mounts each USB stick labelled KIOSK (one folder per stick); the "
-        "librarian's page offers the sticks mounted there.",
+        "Folder under which the device mounts each USB stick (as <root>/sdb1); the librarian's "
+        "page offers the sticks mounted there, and nothing else.",
     ),
     Setting("release_channel", "stable", "Which of headquarters' release channels to follow."),
     Setting("hq_host", "", "Headquarters' sync server (empty: sync by USB stick only)."),

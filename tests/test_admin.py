@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -115,8 +117,7 @@ def test_101_wrong_passwords_are_refused_the_screen_still_gets_in_and_it_survive
     assert sign_in(app.test_client(), SCREEN).headers["Location"] == "/admin/"
     restarted = new_app(device, keypair, usage, admin_over_hotspot=True)
     assert sign_in(restarted.test_client(), PHONE).headers["Location"].endswith("m=throttled")
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=61)
-    assert Auth(device).failures("hotspot", later) == 0
+    assert Auth(device, clock=lambda: time.time() + 61 * 60).failures("hotspot") == 0
 
 
 def test_session_id_is_renewed_at_sign_in(admin_app):
@@ -145,12 +146,11 @@ def test_sign_out_ends_the_session_for_good(admin_app):
     )
 
 
-def test_idle_session_expires(admin_app, monkeypatch):
-    import kiosk.web.admin as admin_module
-
+def test_idle_session_expires(admin_app):
     client, _ = signed_in(admin_app)
-    real = admin_module.time.monotonic
-    monkeypatch.setattr(admin_module.time, "monotonic", lambda: real() + 16 * 60)
+    sessions = admin_app.extensions["kiosk.admin_sessions"]
+    real = sessions.clock
+    sessions.clock = lambda: real() + 16 * 60
     response = client.get("/admin/dashboard", environ_base=SCREEN)
     assert response.status_code == 303 and response.headers["Location"].endswith("m=expired")
 
@@ -323,38 +323,33 @@ def test_settings_are_saved_applied_and_escaped(admin_app, device, keypair, usag
     assert restarted.extensions["kiosk.settings"].admin_over_hotspot is True
 
 
-def test_usb_install_rollback_and_export(admin_app, tmp_path, keypair, fixture_release):
-    client, token = signed_in(admin_app)
-    stick = tmp_path / "stick"
-    newer = stick / "release"
-    shutil.copytree(fixture_release, newer)
-    from kiosk.releases.manifest import load_private_key, write_manifest
-
-    now = dt.datetime.now(dt.UTC)
-    write_manifest(newer, 200, now, now + dt.timedelta(days=5), load_private_key(keypair[0]))
-    ok = client.post("/admin/usb-install", data={"csrf": token, "path": str(stick)},
+def test_usb_install_rollback_and_export(usb_app, tmp_path, keypair, fixture_release):
+    client, token = signed_in(usb_app)
+    stick = stick_with_release(tmp_path / "kiosk usb", "sdb1", fixture_release, keypair)
+    broken = tmp_path / "kiosk usb" / "sdc1"
+    broken.mkdir()
+    mounts_file(tmp_path / "mounts", stick, broken)
+    ok = client.post("/admin/usb-install", data={"csrf": token, "stick": "sdb1"},
                      environ_base=SCREEN)  # fmt: skip
-    assert ok.status_code == 200 and "/media/200/" in admin_app.test_client().get(
+    assert ok.status_code == 200 and "/media/200/" in usb_app.test_client().get(
         "/en/", environ_base=PHONE
     ).get_data(as_text=True)
-    again = client.post("/admin/usb-install", data={"csrf": token, "path": str(stick)},
+    again = client.post("/admin/usb-install", data={"csrf": token, "stick": "sdb1"},
                         environ_base=SCREEN)  # fmt: skip
     assert again.status_code == 400 and "not newer" in again.get_data(as_text=True)
-    broken = tmp_path / "broken"
-    broken.mkdir()
-    bad = client.post("/admin/usb-install", data={"csrf": token, "path": str(broken)},
+    bad = client.post("/admin/usb-install", data={"csrf": token, "stick": "sdc1"},
                       environ_base=SCREEN)  # fmt: skip
     assert bad.status_code == 400 and "no release folder" in bad.get_data(as_text=True).lower()
     back = client.post("/admin/rollback", data={"csrf": token}, environ_base=SCREEN)
     assert back.status_code == 200
-    assert "/media/100/" in admin_app.test_client().get("/en/", environ_base=PHONE).get_data(
+    assert "/media/100/" in usb_app.test_client().get("/en/", environ_base=PHONE).get_data(
         as_text=True
     )
     csv = client.get("/admin/export.csv", environ_base=SCREEN)
     assert csv.mimetype == "text/csv" and csv.get_data(as_text=True).startswith("table,period")
     assert "attachment" in csv.headers["Content-Disposition"]
     csv.close()
-    out = client.post("/admin/export-to-stick", data={"csrf": token, "path": str(stick)},
+    out = client.post("/admin/export-to-stick", data={"csrf": token, "stick": "sdb1"},
                       environ_base=SCREEN)  # fmt: skip
     assert out.status_code == 200 and list(stick.glob("usage-*.csv"))
 
@@ -389,3 +384,393 @@ def test_admin_words_fallback_matches_the_content(tmp_path):
     fallback = tomllib.loads((root / "kiosk/web/admin_words.toml").read_text())["admin"]
     assert content == fallback
     _ = make_release  # keeps the helper import honest for readers of this file
+
+
+# ---------------------------------------------------------------- issue 12, case 3: throttle
+
+
+def test_eight_parallel_clients_get_exactly_the_limit_through(device, keypair):
+    """Real `kiosk serve`, real threads: the hundredth wrong try is the last one checked."""
+    import http.client
+    import threading
+
+    from kiosk.admin import MAX_FAILURES_PER_HOUR
+    from tests.conftest import Server
+
+    server = Server(device, Path(f"{keypair[0]}.pub"), KIOSK_THREADS="8")
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        conn.request("GET", "/admin/")
+        page = conn.getresponse()
+        cookie = page.getheader("Set-Cookie").split(";")[0]
+        token = re.search(r'name="csrf" value="([^"]+)"', page.read().decode()).group(1)
+        for _ in range(16):
+            body = f"csrf={token}&user=librarian&password=guess"
+            conn.request("POST", "/admin/sign-in", body=body, headers={
+                "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+            answer = conn.getresponse()
+            answer.read()
+            with lock:
+                outcomes.append(answer.getheader("Location", str(answer.status)))
+        conn.close()
+
+    try:
+        threads = [threading.Thread(target=client) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        server.stop()
+    wrong = sum(o.endswith("m=wrong") for o in outcomes)
+    throttled = sum(o.endswith("m=throttled") for o in outcomes)
+    print(f"8 clients x 16 wrong tries: {wrong} checked, {throttled} refused")
+    assert (wrong, throttled) == (MAX_FAILURES_PER_HOUR, 128 - MAX_FAILURES_PER_HOUR)
+    assert Auth(device).failures("screen") == MAX_FAILURES_PER_HOUR
+
+
+def test_the_hour_slides_no_fresh_hundred_at_the_minute_edge(device):
+    """100 wrong tries at 10:00:59 leave none at 11:00:00; the first comes back at 11:00:59."""
+    from kiosk.admin import MAX_FAILURES_PER_HOUR, Throttled
+
+    now = [dt.datetime(2026, 3, 2, 10, 0, 59, 500_000, tzinfo=dt.UTC).timestamp()]
+    auth = Auth(device, clock=lambda: now[0])
+
+    def tries_let_through(count: int) -> int:
+        through = 0
+        for _ in range(count):
+            try:
+                auth.check("librarian", "guess", "hotspot")
+                through += 1
+            except Throttled:
+                pass
+        return through
+
+    first = tries_let_through(MAX_FAILURES_PER_HOUR + 5)
+    now[0] += 0.5  # 11:00:00.000, one hour minus 59.5 seconds later
+    now[0] += 59 * 60
+    at_the_edge = tries_let_through(MAX_FAILURES_PER_HOUR)
+    print(f"let through at 10:00:59: {first}; at 11:00:00: {at_the_edge}")
+    assert (first, at_the_edge) == (MAX_FAILURES_PER_HOUR, 0)
+    now[0] += 59  # 11:00:59.000: the first try is still inside the hour
+    assert tries_let_through(1) == 0
+    now[0] += 0.6  # 11:00:59.600: the hour since the first tries has passed
+    assert tries_let_through(MAX_FAILURES_PER_HOUR + 1) == MAX_FAILURES_PER_HOUR
+
+
+def test_an_upgrade_keeps_the_old_per_minute_counts(device):
+    """A kiosk updated mid-attack keeps its throttle: older admin.db files had minute buckets."""
+    import sqlite3
+
+    from kiosk.admin import Throttled
+
+    now = dt.datetime(2026, 3, 2, 10, 30, 20, tzinfo=dt.UTC)
+    with sqlite3.connect(device / "admin.db") as old:
+        old.execute(
+            "CREATE TABLE failures (minute TEXT NOT NULL, source TEXT NOT NULL, count INTEGER "
+            "NOT NULL DEFAULT 0, PRIMARY KEY (minute, source)) WITHOUT ROWID"
+        )
+        old.executemany("INSERT INTO failures VALUES (?, ?, ?)", [
+            ("2026-03-02T10:10", "hotspot", 60), ("2026-03-02T10:29", "hotspot", 40),
+            ("2026-03-02T09:00", "screen", 100)])  # fmt: skip
+    old.close()
+    auth = Auth(device, clock=now.timestamp)
+    with pytest.raises(Throttled):
+        auth.check("librarian", "guess", "hotspot")
+    assert auth.failures("hotspot") == 100 and auth.failures("screen") == 0
+    assert auth.check("librarian", PASSWORD, "screen")
+
+
+# ---------------------------------------------------------------- issue 12, case 7: phones
+
+
+ADMIN_PATHS = ("/admin", "/admin/", "/admin/sign-in", "/admin/sign-out", "/admin/dashboard",
+               "/admin/export.csv", "/admin/notices/1/remove", "/admin/no-such-page",
+               "/admin//", "/admin?m=wrong", "/admin/sign-in/")  # fmt: skip
+METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+
+
+def test_every_admin_path_and_method_is_the_same_404_as_an_unknown_page_to_phones(admin_app):
+    # Not "/no-such-page": one segment looks like a language, which the guides answer with a
+    # redirect to "/no-such-page/" before finding there is no such language.
+    client = admin_app.test_client()
+    leaks = []
+    for method in METHODS:
+        unknown = client.open("/no/such/page", method=method, environ_base=PHONE)
+        assert unknown.status_code == 404
+        for path in ADMIN_PATHS:
+            answer = client.open(path, method=method, environ_base=PHONE)
+            same = (answer.status_code, answer.get_data()) == (404, unknown.get_data())
+            if not same or "Set-Cookie" in answer.headers or "Allow" in answer.headers:
+                leaks.append(f"{method} {path} {answer.status_code}")
+    print(f"{len(leaks)} of {len(METHODS) * len(ADMIN_PATHS)} differ from a 404:", leaks)
+    assert leaks == []
+
+
+# ---------------------------------------------------------------- issue 12, case 4: sessions
+
+
+def fake_clock(app):
+    """Move the app's session clock by hand: returns a list whose one item is the offset."""
+    sessions = app.extensions["kiosk.admin_sessions"]
+    real, offset = sessions.clock, [0.0]
+    sessions.clock = lambda: real() + offset[0]
+    return offset
+
+
+def test_cookieless_requests_cannot_pile_up_sessions(admin_app):
+    librarian, _ = signed_in(admin_app)
+    sessions = admin_app.extensions["kiosk.admin_sessions"]
+    stranger = admin_app.test_client(use_cookies=False)
+    for _ in range(1000):
+        assert stranger.get("/admin/", environ_base=SCREEN).status_code == 200
+    print(f"1000 cookieless requests: {len(sessions)} sessions kept")
+    assert len(sessions) <= 300
+    assert librarian.get("/admin/dashboard", environ_base=SCREEN).status_code == 200
+
+
+def test_a_busy_librarian_is_still_signed_out_after_eight_hours(device, keypair, usage):
+    app = new_app(device, keypair, usage, admin_over_hotspot=True)
+    client, _ = signed_in(app, PHONE)
+    offset = fake_clock(app)
+    kept = 0
+    while True:
+        offset[0] += 10 * 60  # busy: a page every ten minutes, never idle for long
+        response = client.get("/admin/dashboard", environ_base=PHONE)
+        if response.status_code != 200:
+            break
+        kept += 1
+        assert kept < 100, "never signed out"
+    print(f"signed out after {offset[0] / 3600:.2f} hours")
+    assert 7.8 < offset[0] / 3600 <= 8.0
+    assert response.headers["Location"].endswith("m=expired")
+
+
+def test_a_screen_session_ends_when_the_screen_is_left_alone(device, keypair, usage):
+    """Even if the page's script fails: 100 s after the librarian walks away, they are out."""
+    app = new_app(device, keypair, usage, admin_over_hotspot=True)
+    screen, _ = signed_in(app, SCREEN)
+    phone, _ = signed_in(app, PHONE)
+    offset = fake_clock(app)
+    offset[0] = 100
+    left = screen.get("/admin/dashboard", environ_base=SCREEN)
+    print(f"screen session 100 s after the last request: {left.status_code}")
+    assert left.status_code == 303 and left.headers["Location"].endswith("m=expired")
+    assert phone.get("/admin/dashboard", environ_base=PHONE).status_code == 200  # 15 minutes
+
+
+def test_the_screen_page_keeps_a_working_librarian_signed_in(admin_app):
+    """Typing a long notice makes no request; the page says "still here" while touched."""
+    idle = admin_app.extensions["kiosk.settings"].idle_seconds
+    screen, _ = signed_in(admin_app, SCREEN)
+    offset = fake_clock(admin_app)
+    for _ in range(5):
+        offset[0] += idle * 0.8
+        assert screen.get("/admin/alive", environ_base=SCREEN).status_code == 204
+    assert screen.get("/admin/dashboard", environ_base=SCREEN).status_code == 200
+    stranger = admin_app.test_client()  # says nothing to someone who is not signed in
+    assert stranger.get("/admin/alive", environ_base=SCREEN).status_code == 204
+    assert "Set-Cookie" not in stranger.get("/admin/alive", environ_base=SCREEN).headers
+
+
+def test_a_session_belongs_to_the_channel_it_was_made_on(device, keypair, usage):
+    app = new_app(device, keypair, usage, admin_over_hotspot=True)
+    screen, _ = signed_in(app, SCREEN)
+    cookie = screen.get_cookie("admin", path="/admin").value
+    elsewhere = app.test_client()
+    elsewhere.set_cookie("admin", cookie, path="/admin")
+    assert elsewhere.get("/admin/dashboard", environ_base=PHONE).status_code == 303
+
+
+# ---------------------------------------------------------------- issue 12, case 5: notices
+
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_bidi_controls_never_reach_the_screen(admin_app, lang):
+    """With U+202E the screen showed "Room 21" while the voice read "Room 12"."""
+    client, token = signed_in(admin_app)
+    text = f"Room \u202e12\u202c today; {BIDI} end"
+    notice = {"text": text, "lang": lang, "start": "2020-01-01", "end": "2099-12-31"}
+    response = client.post("/admin/notices", data={"csrf": token, **notice}, environ_base=SCREEN)
+    assert response.status_code == 303
+    visitor = admin_app.test_client()
+    pages = [
+        visitor.get(f"/{lang}/", environ_base=PHONE).get_data(as_text=True),
+        visitor.get(f"/screen/{lang}/", environ_base=SCREEN).get_data(as_text=True),
+        client.get("/admin/dashboard", environ_base=SCREEN).get_data(as_text=True),
+    ]
+    reached = sorted({f"U+{ord(c):04X}" for page in pages for c in page if c in BIDI})
+    print(f"bidi controls on the pages: {len(reached)} of {len(BIDI)}")
+    assert reached == []
+    assert "Room 12 today;  end" in pages[0]
+    stored = Auth(admin_app.extensions["kiosk.settings"].data_dir).notices()
+    assert [n["text"] for n in stored] == ["Room 12 today;  end"]  # what the voice read
+
+
+def test_a_notice_of_only_bidi_controls_is_refused(admin_app):
+    client, token = signed_in(admin_app)
+    notice = {"text": BIDI, "lang": "en", "start": "2020-01-01", "end": "2099-12-31"}
+    response = client.post("/admin/notices", data={"csrf": token, **notice}, environ_base=SCREEN)
+    assert response.status_code == 400
+    assert Auth(admin_app.extensions["kiosk.settings"].data_dir).notices() == []
+
+
+def test_a_notice_saved_before_the_upgrade_shows_without_bidi_controls(device):
+    import sqlite3
+
+    Auth(device).notices()  # makes admin.db as this version does
+    with sqlite3.connect(device / "admin.db") as db:
+        db.execute("INSERT INTO notices (lang, text, start, end) VALUES "
+                   "('en', 'Room \u202e12\u202c', '2020-01-01', '2099-01-01')")  # fmt: skip
+    db.close()
+    assert [n["text"] for n in Auth(device).notices()] == ["Room 12"]
+
+
+# ---------------------------------------------------------------- issue 12, case 6: USB sticks
+
+
+def stick_with_release(root: Path, name: str, fixture_release, keypair, version=200) -> Path:
+    """A folder under ``root`` holding a newer signed release, as a stick would."""
+    from kiosk.releases.manifest import load_private_key, write_manifest
+
+    stick = root / name
+    shutil.copytree(fixture_release, stick / "release")
+    now = dt.datetime.now(dt.UTC)
+    write_manifest(stick / "release", version, now, now + dt.timedelta(days=5),
+                   load_private_key(keypair[0]))  # fmt: skip
+    return stick
+
+
+def mounts_file(path: Path, *points: Path) -> Path:
+    """A mounts file as the kernel writes it (spaces in mount points escaped as \\040)."""
+    lines = ["proc /proc proc rw,relatime 0 0"]
+    space = "\\040"
+    lines += [f"/dev/{p.name} {str(p).replace(' ', space)} vfat rw,nosuid 0 0" for p in points]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def usb_app(device, keypair, usage, tmp_path):
+    app = new_app(device, keypair, usage, usb_root=str(tmp_path / "kiosk usb"))
+    app.config["MOUNTS_FILE"] = str(mounts_file(tmp_path / "mounts"))
+    return app
+
+
+HOSTILE_STICKS = {
+    "5,000 characters": "x" * 5000,
+    "NUL byte": "/media/kiosk-usb/sdb1\x00",
+    "empty": "",
+}
+
+
+@pytest.mark.parametrize("action", ["usb-install", "export-to-stick"])
+@pytest.mark.parametrize("name", list(HOSTILE_STICKS))
+def test_usb_forms_answer_a_hostile_choice_with_one_sentence(admin_app, tmp_path, action, name):
+    admin_app.config["MOUNTS_FILE"] = str(mounts_file(tmp_path / "mounts"))  # no stick in
+    client, token = signed_in(admin_app)
+    value = HOSTILE_STICKS[name]
+    response = client.post(f"/admin/{action}", data={"csrf": token, "stick": value, "path": value},
+                           environ_base=SCREEN)  # fmt: skip
+    page = response.get_data(as_text=True)
+    print(f"{action} with {name}: {response.status_code}")
+    assert response.status_code == 400
+    assert "No USB stick is plugged in." in page and "usb_" not in page.split("<main")[1]
+
+
+@pytest.mark.parametrize("action", ["usb-install", "export-to-stick"])
+def test_a_folder_that_is_not_a_mounted_stick_is_refused(
+    usb_app, tmp_path, fixture_release, keypair, action
+):
+    """A real release in a real folder, but no stick: nothing is installed or written."""
+    root = tmp_path / "kiosk usb"
+    mounted = stick_with_release(root, "sdb1", fixture_release, keypair, version=150)
+    elsewhere = stick_with_release(root, "sdc1", fixture_release, keypair)
+    mounts_file(tmp_path / "mounts", mounted)
+    client, token = signed_in(usb_app)
+    for value in (str(elsewhere), "sdc1", "../kiosk usb/sdb1", str(mounted)):
+        response = client.post(f"/admin/{action}", data={"csrf": token, "stick": value,
+                               "path": value}, environ_base=SCREEN)  # fmt: skip
+        print(f"{action} {value!r}: {response.status_code}")
+        assert response.status_code == 400, value
+        assert "That USB stick is not plugged in any more." in response.get_data(as_text=True)
+    assert not list(root.glob("*/usage-*.csv"))
+    assert "/media/100/" in usb_app.test_client().get("/en/", environ_base=PHONE).get_data(
+        as_text=True
+    )
+
+
+def test_no_stick_mounted_says_so_and_offers_nothing(usb_app):
+    client, _ = signed_in(usb_app)
+    page = client.get("/admin/dashboard", environ_base=SCREEN).get_data(as_text=True)
+    assert "No USB stick is plugged in." in page
+    assert 'name="stick"' not in page and 'name="path"' not in page
+
+
+def test_the_page_offers_the_mounted_sticks_and_uses_the_one_chosen(
+    usb_app, tmp_path, fixture_release, keypair
+):
+    root = tmp_path / "kiosk usb"
+    first = stick_with_release(root, "sdb1", fixture_release, keypair)
+    second = root / "mmcblk1p1"
+    second.mkdir()
+    (tmp_path / "other").mkdir()
+    mounts_file(tmp_path / "mounts", first, second, tmp_path / "other", first / "release")
+    client, token = signed_in(usb_app)
+    page = client.get("/admin/dashboard", environ_base=SCREEN).get_data(as_text=True)
+    offered = re.findall(r'name="stick" value="([^"]*)"', page)
+    assert sorted(set(offered)) == ["mmcblk1p1", "sdb1"]
+    assert str(root) not in page  # the page names sticks, never folders
+    ok = client.post("/admin/usb-install", data={"csrf": token, "stick": "sdb1"},
+                     environ_base=SCREEN)  # fmt: skip
+    assert ok.status_code == 200 and "The new guides are installed." in ok.get_data(as_text=True)
+    assert "/media/200/" in usb_app.test_client().get("/en/", environ_base=PHONE).get_data(
+        as_text=True
+    )
+    out = client.post("/admin/export-to-stick", data={"csrf": token, "stick": "mmcblk1p1"},
+                      environ_base=SCREEN)  # fmt: skip
+    assert out.status_code == 200 and len(list(second.glob("usage-*.csv"))) == 1
+
+
+def test_a_stick_that_cannot_be_written_says_so_in_words(usb_app, tmp_path):
+    stick = tmp_path / "kiosk usb" / "sdb1"
+    stick.mkdir(parents=True)
+    mounts_file(tmp_path / "mounts", stick)
+    client, token = signed_in(usb_app)
+    (stick / f"usage-kiosk-{dt.date.today().isoformat()}.csv").mkdir()  # in the way: EISDIR
+    out = client.post("/admin/export-to-stick", data={"csrf": token, "stick": "sdb1"},
+                      environ_base=SCREEN)  # fmt: skip
+    assert out.status_code == 400
+    assert "could not be saved on the stick" in out.get_data(as_text=True)
+    assert "usb_missing" not in out.get_data(as_text=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a file system needs root")
+def test_a_really_mounted_stick_is_found_in_proc_self_mounts(
+    device, keypair, usage, tmp_path, fixture_release
+):
+    """A real tmpfs mount under a root with a space, read from the kernel's own mounts file."""
+    import subprocess
+
+    root = tmp_path / "kiosk usb"
+    point = root / "sdz9"
+    point.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m,nosuid,nodev,noexec", "tmpfs",
+                    str(point)], check=True)  # fmt: skip
+    try:
+        stick_with_release(tmp_path / "staging", "sdz9", fixture_release, keypair)
+        shutil.copytree(tmp_path / "staging" / "sdz9", point, dirs_exist_ok=True)
+        app = new_app(device, keypair, usage, usb_root=str(root))  # the real /proc/self/mounts
+        client, token = signed_in(app)
+        page = client.get("/admin/dashboard", environ_base=SCREEN).get_data(as_text=True)
+        assert re.findall(r'name="stick" value="([^"]*)"', page)[:1] == ["sdz9"]
+        ok = client.post("/admin/usb-install", data={"csrf": token, "stick": "sdz9"},
+                         environ_base=SCREEN)  # fmt: skip
+        assert ok.status_code == 200, ok.get_data(as_text=True)
+    finally:
+        subprocess.run(["umount", str(point)], check=True)

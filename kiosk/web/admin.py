@@ -1,9 +1,11 @@
 """The librarian's page: signed in on the kiosk's own screen (or, if allowed, from a phone).
 
-Sessions live in memory only; the session id is renewed at sign-in and forgotten at sign-out
-or after ``admin_idle_minutes``. Every POST carries the session's CSRF token and, when the
-browser says where it comes from, must come from this kiosk (Origin). Every response is
-no-store. From the hotspot, every admin URL is a 404 unless ``admin_over_hotspot`` is on.
+Sessions live in memory only (admin_sessions.py); the session id is renewed at sign-in and
+forgotten at sign-out, after ``admin_idle_minutes`` of quiet (on the kiosk's own screen: after
+``idle_seconds``, when the screen starts over) and ``admin_session_hours`` after sign-in. Every
+POST carries the session's CSRF token and, when the browser says where it comes from, must come
+from this kiosk (Origin). Every response is no-store. From the hotspot, every admin URL and
+method is the same 404 as an unknown page unless ``admin_over_hotspot`` is on.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import datetime as dt
 import hmac
 import io
 import re
-import secrets
 import threading
 import time
 import tomllib
@@ -34,7 +35,7 @@ from flask import (
     url_for,
 )
 
-from kiosk.admin import MIN_PASSWORD, AdminSession, Auth, Throttled
+from kiosk.admin import MIN_PASSWORD, MOUNTS_FILE, Auth, Throttled, mounted_sticks, strip_bidi
 from kiosk.config import write_device_settings
 from kiosk.device import health
 from kiosk.errors import KioskError
@@ -42,10 +43,14 @@ from kiosk.library import Release
 from kiosk.releases.install import ReleaseStore
 from kiosk.releases.manifest import trusted_keys
 from kiosk.stats import csv_rows, totals
+from kiosk.web.admin_sessions import AdminSession, Sessions
 
 COOKIE = "admin"
 LOOPBACK = {"127.0.0.1", "::1"}
 MAX_NOTICE = 1000
+# Seconds a screen session outlives the screen's own idle reset: kiosk.js says "still here" at
+# most every 5 s while the librarian touches the page, so the server never ends it first.
+SCREEN_GRACE = 8
 PERIODS = {"today": 1, "week": 7, "month": 30}
 STARTED = time.monotonic()
 
@@ -53,42 +58,6 @@ admin = Blueprint("admin", __name__, url_prefix="/admin")
 FALLBACK_WORDS = tomllib.loads(
     (Path(__file__).with_name("admin_words.toml")).read_text(encoding="utf-8")
 )["admin"]
-
-
-class Sessions:
-    def __init__(self, idle_minutes: int) -> None:
-        self.idle = idle_minutes * 60
-        self._items: dict[str, tuple[AdminSession, bool, str]] = {}
-        self._lock = threading.Lock()
-
-    def new(self, signed_in: bool, lang: str) -> AdminSession:
-        session = AdminSession(
-            secrets.token_urlsafe(32), secrets.token_urlsafe(32), time.monotonic()
-        )
-        with self._lock:
-            self._items[session.token] = (session, signed_in, lang)
-        return session
-
-    def get(self, token: str | None) -> tuple[AdminSession, bool, str] | None:
-        with self._lock:
-            item = self._items.get(token or "")
-            if item is None:
-                return None
-            if time.monotonic() - item[0].last_seen > self.idle:
-                del self._items[item[0].token]
-                return None
-            item[0].last_seen = time.monotonic()
-            return item
-
-    def set_lang(self, token: str, lang: str) -> None:
-        with self._lock:
-            if token in self._items:
-                session, signed_in, _ = self._items[token]
-                self._items[token] = (session, signed_in, lang)
-
-    def end(self, token: str | None) -> None:
-        with self._lock:
-            self._items.pop(token or "", None)
 
 
 def _settings():
@@ -107,18 +76,29 @@ def _source() -> str:
     return "screen" if request.remote_addr in LOOPBACK else "hotspot"
 
 
+def _idle_limit(source: str) -> float:
+    """Seconds of quiet that end a session: on the screen, the screen's own idle reset."""
+    settings = _settings()
+    if source == "screen":
+        # Holds even when the page's script fails: the next person at the screen finds the
+        # dashboard, but every click on it asks for the password again.
+        return settings.idle_seconds + SCREEN_GRACE
+    return settings.admin_idle_minutes * 60
+
+
 @admin.before_request
 def guard():
-    g.channel = "screen" if _source() == "screen" else "phone"
-    if _source() == "hotspot" and not _settings().admin_over_hotspot:
+    source = _source()
+    g.channel = "screen" if source == "screen" else "phone"
+    if source == "hotspot" and not _settings().admin_over_hotspot:
         abort(404)
-    g.admin = _sessions().get(request.cookies.get(COOKIE))
+    g.admin = _sessions().get(request.cookies.get(COOKIE), source, _idle_limit(source))
     if request.method == "POST":
         origin = request.headers.get("Origin")
         if origin is not None and urlsplit(origin).netloc != request.host:
             abort(403)
         sent = request.form.get("csrf", "")
-        if g.admin is None or not hmac.compare_digest(sent.encode(), g.admin[0].csrf.encode()):
+        if g.admin is None or not hmac.compare_digest(sent.encode(), g.admin.csrf.encode()):
             abort(403)
 
 
@@ -147,12 +127,12 @@ def _page(template: str, status: int = 200, **extra):
     release = _release()
     if release is None:
         return Response("No guides are installed; the librarian's page needs them.", 503)
-    lang = g.admin[2] if g.admin else release.reference
+    lang = g.admin.lang if g.admin else release.reference
     ctx = _context(release, lang, **extra)
     words = ctx["words"]
     ctx.update(
         a=lambda key: words.get(f"admin.{key}") or FALLBACK_WORDS.get(key, key),
-        csrf=g.admin[0].csrf if g.admin else "",
+        csrf=g.admin.csrf if g.admin else "",
         languages=release.languages,
     )
     response = Response(render_template(template, **ctx), status=status, mimetype="text/html")
@@ -160,7 +140,7 @@ def _page(template: str, status: int = 200, **extra):
 
 
 def _signed_in() -> bool:
-    return g.admin is not None and g.admin[1]
+    return g.admin is not None and g.admin.signed_in
 
 
 # ---------------------------------------------------------------- sign in and out
@@ -169,9 +149,9 @@ def _signed_in() -> bool:
 @admin.get("/")
 def home():
     if not _signed_in():
-        session = g.admin[0] if g.admin else _sessions().new(False, _lang_choice())
         if g.admin is None:
-            g.admin = (session, False, _lang_choice())
+            g.admin = _sessions().new(_source(), _lang_choice())
+        session = g.admin
         message = request.args.get("m", "")
         page = _page(
             "admin/sign_in.html",
@@ -200,15 +180,14 @@ def sign_in():
         return redirect(url_for("admin.home", m="throttled"), code=303)
     if not ok:
         return redirect(url_for("admin.home", m="wrong"), code=303)
-    lang = g.admin[2]
-    _sessions().end(g.admin[0].token)  # a new id at sign-in: a planted one is worthless
-    session = _sessions().new(True, lang)
+    _sessions().end(g.admin.token)  # a new id at sign-in: a planted one is worthless
+    session = _sessions().new(_source(), g.admin.lang, signed_in=True)
     return _cookie(redirect(url_for("admin.home"), code=303), session)
 
 
 @admin.post("/sign-out")
 def sign_out():
-    _sessions().end(g.admin[0].token)
+    _sessions().end(g.admin.token)
     response = redirect(url_for("admin.home"), code=303)
     response.delete_cookie(COOKIE, path="/admin", httponly=True, samesite="Strict")
     return response
@@ -219,8 +198,14 @@ def language():
     release = _release()
     lang = request.form.get("lang", "")
     if release is not None and lang in release.languages:
-        _sessions().set_lang(g.admin[0].token, lang)
+        g.admin.lang = lang
     return redirect(url_for("admin.home"), code=303)
+
+
+@admin.get("/alive")
+def alive():
+    """The screen's page says the librarian is still touching it (the guard noted the time)."""
+    return Response(status=204)
 
 
 def _need_sign_in():
@@ -253,6 +238,7 @@ def _dashboard(message: str = "", status: int = 200):
         "phones": len(current_app.extensions["kiosk.online"]),
         "usage": usage.health(),
         "last_sync": _last_sync(settings.data_dir),
+        "sticks": _sticks(),
     }
     if manifest[0]:
         state["age_days"] = (dt.date.today() - dt.date.fromisoformat(manifest[0])).days
@@ -314,6 +300,8 @@ def dashboard():
 
 def _clean(text: str, limit: int, newlines: bool) -> str | None:
     """Text a librarian typed, or None when it cannot be used (control characters, size)."""
+    if newlines:  # a notice: shown on screen and read aloud, which must say the same thing
+        text = strip_bidi(text)
     text = text.replace("\r\n", "\n").strip()
     allowed = "\n" if newlines else ""
     if not text or len(text) > limit or any(ord(c) < 32 and c not in allowed for c in text):
@@ -390,11 +378,28 @@ def _bump() -> None:
 # ---------------------------------------------------------------- releases and figures
 
 
+def _sticks() -> list[str]:
+    return mounted_sticks(_settings().usb_root, current_app.config["MOUNTS_FILE"])
+
+
+def _chosen_stick() -> Path:
+    """The mounted stick the form chose, or the dashboard with one sentence (400).
+
+    The form sends a name from the list the page offered; it is compared with the sticks
+    mounted now and never used as a path itself, so no typed value can reach the file system.
+    """
+    sticks = _sticks()
+    name = request.form.get("stick", "")
+    if name not in sticks:
+        abort(_dashboard(message="usb_unknown" if sticks else "usb_none", status=400))
+    return Path(_settings().usb_root) / name
+
+
 @admin.post("/usb-install")
 def usb_install():
     _need_sign_in()
     settings = _settings()
-    path = Path(request.form.get("path") or settings.usb_root)
+    path = _chosen_stick()
     source = path if (path / "manifest.json").exists() else path / "release"
     try:
         trusted = trusted_keys(settings)
@@ -469,12 +474,12 @@ def export():
 def export_to_stick():
     _need_sign_in()
     settings = _settings()
-    folder = Path(request.form.get("path") or settings.usb_root)
+    folder = _chosen_stick()
     name = f"usage-{_safe(settings.device_name)}-{dt.date.today().isoformat()}.csv"
     try:
         (folder / name).write_bytes(_csv_bytes())
     except OSError:
-        return _dashboard(message="usb_missing", status=400)
+        return _dashboard(message="usb_write_failed", status=400)
     return _dashboard(message="exported")
 
 
@@ -530,10 +535,27 @@ def notice_audio(notice_id: int):
     return send_file(path, mimetype="audio/mpeg", conditional=True, max_age=300)
 
 
+def _hidden_from_phones() -> None:
+    """Phones get an unknown page's 404 for every /admin path and method, when not allowed.
+
+    This runs before routing answers, which would otherwise tell a phone that the page exists
+    (308 from /admin to /admin/, 405 for a GET of /admin/sign-in).
+    """
+    path = request.path
+    if path != "/admin" and not path.startswith("/admin/"):
+        return
+    if _source() == "hotspot" and not _settings().admin_over_hotspot:
+        abort(404)
+
+
 def install(app: Flask) -> None:
     settings = app.extensions["kiosk.settings"]
+    app.before_request(_hidden_from_phones)
+    app.config.setdefault("MOUNTS_FILE", MOUNTS_FILE)  # tests name their own
     app.extensions["kiosk.auth"] = Auth(settings.data_dir)
-    app.extensions["kiosk.admin_sessions"] = Sessions(settings.admin_idle_minutes)
+    app.extensions["kiosk.admin_sessions"] = Sessions(
+        settings.admin_idle_minutes * 60, settings.admin_session_hours * 3600
+    )
     app.register_blueprint(admin)
     app.add_url_rule("/notice/<int:notice_id>.mp3", "notice_audio", notice_audio)
 

@@ -330,3 +330,56 @@ def test_attract_screen_after_a_quiet_while_and_motion_wakes_it(browser, sample_
         context.close()
     finally:
         server.stop()
+
+
+def test_the_idle_reset_signs_the_librarian_out(browser, sample_release, keypair, tmp_path):
+    """The librarian walks away from the dashboard: the reset must end the session too."""
+    from kiosk.admin import Auth
+    from kiosk.releases.install import ReleaseStore
+
+    data = tmp_path / "device"
+    ReleaseStore(data).install(sample_release, [keypair[1]])
+    Auth(data).set_password("correct horse battery")
+    # Long enough that a slow sign-in on a busy machine finishes before the reset.
+    server = Server(data, Path(f"{keypair[0]}.pub"), KIOSK_IDLE_SECONDS="8")
+    try:
+        context = browser.new_context(viewport=SCREEN)
+        page = context.new_page()
+        page.goto(server.url + "/admin/")
+        page.fill("#password", "correct horse battery")
+        page.click("form.admin-form button")
+        expect(page.locator("h1#h-usage")).to_be_visible()
+        page.wait_for_url(server.url + "/screen/", timeout=30_000)  # the idle reset
+        # Straight after the reset, well before the server's own idle limit (8 s + 8 s).
+        after = page.request.get(server.url + "/admin/dashboard", max_redirects=0)
+        print(f"/admin/dashboard just after the idle reset: {after.status}")
+        assert after.status == 303 and after.headers["location"].endswith("m=expired")
+        context.close()
+    finally:
+        server.stop()
+
+
+def test_one_long_word_in_a_notice_never_widens_the_page(browser, librarian_server):
+    """A 1,000-character word made the page 15,050 px wide; it must wrap inside the screen."""
+    server = librarian_server
+    context = browser.new_context(viewport=SCREEN)
+    page = context.new_page()
+    page.goto(server.url + "/admin/")
+    page.fill("#password", "correct horse battery")
+    with page.expect_navigation():
+        page.click("form.admin-form button")
+    page.fill("#n-text", "ल" * 500 + "x" * 500)
+    page.select_option("#n-lang", "en")
+    with page.expect_navigation():
+        page.locator("form.admin-form", has=page.locator("#n-text")).locator("button").click()
+    widths = {}
+    for name, path, viewport in (("dashboard", "/admin/dashboard", SCREEN),
+                                 ("screen home", "/screen/en/", SCREEN),
+                                 ("phone home", "/en/", PHONE)):  # fmt: skip
+        page.set_viewport_size(viewport)
+        page.goto(server.url + path)
+        widths[name] = page.evaluate("document.documentElement.scrollWidth")
+        expect(page.locator(".notice-text, .notice-list p").first).to_be_visible()
+    context.close()
+    print("page widths with a 1,000-character word:", widths)
+    assert widths == {"dashboard": 800, "screen home": 800, "phone home": 360}

@@ -129,6 +129,7 @@ def test_a_usb_stick_brings_the_release_and_takes_the_figures_home(device, keypa
     vm.plug_stick(stick)
     wait_for("the stick's release goes live", lambda: doctor(vm)["release"] == 100, timeout=300)
     device.record(usb_install_seconds=round(time.monotonic() - plugged, 1))
+
     # Synced by the kiosk's user (the release goes live before the figures are written, so
     # wait for the sync to end), and mounted until the stick is pulled out.
     def sync_ended() -> dict:

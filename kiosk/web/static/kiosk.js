@@ -179,15 +179,34 @@
     });
   });
   var idleMs = Number(body.dataset.idle || 90) * 1000, timer = 0;
+  var librarian = /^\/admin(\/|$)/.test(location.pathname), saidAlive = 0;
   function reset() {
     stop();
     // From a page, back to the language choice; from the language choice, to the attract screen.
-    var home = body.dataset.home;
-    location.replace(location.pathname === home && body.dataset.attract ? body.dataset.attract : home);
+    var home = body.dataset.home, gone = false;
+    var go = function () {
+      if (gone) return;
+      gone = true;
+      location.replace(location.pathname === home && body.dataset.attract ? body.dataset.attract : home);
+    };
+    var csrf = document.querySelector("input[name=csrf]");
+    if (!librarian || !csrf) { go(); return; }
+    // The librarian walked away: sign out first, so the next visitor finds no dashboard.
+    var data = new FormData();
+    data.append("csrf", csrf.value);
+    fetch("/admin/sign-out", { method: "POST", body: data, redirect: "manual", keepalive: true })
+      .then(go, go);
+    setTimeout(go, 3000);
   }
   function touched() {
     clearTimeout(timer);
     timer = setTimeout(reset, idleMs);
+    // The server ends a quiet screen session by itself (even if this script fails); typing a
+    // notice makes no request, so say "still here" now and then while the page is touched.
+    if (librarian && Date.now() - saidAlive > 5000) {
+      saidAlive = Date.now();
+      fetch("/admin/alive", { cache: "no-store" }).catch(function () {});
+    }
   }
   ["pointerdown", "keydown", "touchstart", "wheel"].forEach(function (name) {
     document.addEventListener(name, touched, { passive: true });

@@ -157,6 +157,13 @@ def test_a_usb_stick_brings_the_release_and_takes_the_figures_home(device, keypa
     assert snapshots, listing
     snapshot = json.loads(read_stick(stick, snapshots[0].lstrip(":/")))
     assert snapshot["device"] == DEVICE
+    # Back at headquarters: the stick's figures are taken in and the kiosk is heard from.
+    returned = device.work / "returned"
+    returned.mkdir()
+    subprocess.run(["mcopy", "-s", "-i", str(stick), "::inbox", str(returned)], check=True)
+    kiosk("hq", "ingest", "--root", str(device.work / "hq"), "--inbox", str(returned / "inbox"))
+    report = kiosk("hq", "report", "--root", str(device.work / "hq"))
+    assert DEVICE in report, report
 
 
 def test_continue_on_the_portal_makes_the_phone_online(device, phones):

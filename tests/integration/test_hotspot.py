@@ -1,4 +1,8 @@
-"""The hotspot end to end, in network namespaces this test makes (nothing outside them).
+"""The hotspot's rules end to end, in network namespaces this test makes (nothing outside them).
+
+This test loads the rendered files by hand to check what they say, quickly and with two
+phones; that they are loaded at all (nftables at boot, NetworkManager's profile) is proven
+only by the booted VM in tests/system.
 
 A "kiosk" namespace carries the rendered nftables rules, NetworkManager-style dnsmasq with
 the rendered dnsmasq-shared.d config, and the real `kiosk serve`; its "wlan0" is a bridge

@@ -256,6 +256,9 @@ StartLimitIntervalSec=0
 RuntimeDirectory=kiosk-display
 RuntimeDirectoryMode=0700
 Environment=XAUTHORITY=%t/kiosk-display/Xauthority
+# WebKit's GL compositing only slows a Pi's X screen (and a VM's) down: pages are drawn whole
+# in software instead (a guide page has no 3D, no video).
+Environment=WEBKIT_DISABLE_COMPOSITING_MODE=1
 PAMName=login
 TTYPath=/dev/tty7
 TTYReset=yes
@@ -311,7 +314,7 @@ WantedBy=timers.target
 """
     user = settings.service_user
     stick = f"{settings.usb_root}/%I"
-    options = f"uid={user},gid={user},umask=077,nosuid,nodev,noexec"
+    options = f"uid={user},gid={user},umask=077,nosuid,nodev,noexec,dirsync"
     # Two units per stick: root mounts it in the system's own mount table (a mount made by a
     # sandboxed unit would stay inside that unit's namespace), then the kiosk's user syncs.
     files["etc/systemd/system/kiosk-usb@.service"] = f"""\
@@ -328,7 +331,10 @@ Type=oneshot
 RemainAfterExit=yes
 # The kiosk's user owns the files on the FAT stick (uid=, gid=), so figures can be written to
 # it; nothing on it can run (noexec) or be a device (nodev). flush: every write reaches the
-# stick at once, so pulling it out early loses nothing that was written.
+# stick at once; dirsync: a rename on FAT writes the file's size and first cluster into its
+# new directory entry at once (without it, a stick pulled out right after a sync held
+# heartbeat.json with 0 bytes: seen in the system test). Pulled out early, nothing written
+# is lost.
 ExecStart=/bin/mkdir -p -m 0755 {settings.usb_root}
 ExecStart=/bin/mkdir -p -m 0700 {stick}
 ExecStart=/bin/sh -c 'mount -t vfat -o {options},flush /dev/%I {stick} \\

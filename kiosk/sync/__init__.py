@@ -49,8 +49,15 @@ def _first_lower(text: str) -> str:
     return text[:1].lower() + text[1:] if text[1:2].islower() or text[1:2] == " " else text
 
 
+def _own_files(exc: OSError) -> SyncFailed:
+    """The kiosk's own disk failed (full, or worn out): say so, in one sentence."""
+    return SyncFailed(f"The kiosk could not write its own files: {exc.strerror}.")
+
+
 def _sentence(done: str | None, problem: str | None, sent: str | None, unsent: str | None):
     """One sentence for a sync's two halves: what came in (or why not), what went out."""
+    if not done and not problem:
+        return unsent.rstrip(".")
     first = done[:1].upper() + done[1:] if done else problem.rstrip(".")
     if sent:
         return f"{first}; {sent}"
@@ -76,7 +83,8 @@ def sync_over_ssh(settings, trusted, progress=False) -> str:
         version, got = pull(connection(settings.hq_read_key), known, settings, trusted,
                             progress=progress)  # fmt: skip
         done = f"installed release {version}" if version else "no newer release"
-    except KioskError as exc:
+    except (KioskError, OSError) as exc:
+        exc = exc if isinstance(exc, KioskError) else _own_files(exc)
         problem, code = exc.message, exc.exit_code
         if isinstance(exc, ReleaseRejected):
             problem = f"The release was refused: {_first_lower(exc.message)}"
@@ -98,26 +106,26 @@ def sync_usb(settings, trusted, stick: str | os.PathLike[str]) -> str:
     if not stick.is_dir() or not any(os.path.lexists(stick / n) for n in ("releases", "inbox")):
         raise StickRefused(f"{stick} does not look like a kiosk stick (no releases/ or inbox/).")
     channel = settings.release_channel
-    done = problem = None
-    code = 0
+    done, problem = "the stick holds no release for this kiosk", None
     if os.path.lexists(stick / "releases" / channel / "LATEST"):
         try:
             version, _ = pull(None, None, settings, trusted, root=str(stick),
                               check=path_checker(stick, channel), owner="The stick's")  # fmt: skip
             done = f"installed release {version}" if version else "no newer release"
-        except KioskError as exc:
-            problem, code = exc.message, 3  # whatever a stick does wrong is a refusal
+        except (KioskError, OSError) as exc:
+            exc = exc if isinstance(exc, KioskError) else _own_files(exc)
+            done, problem = None, exc.message
             if isinstance(exc, ReleaseRejected):
                 problem = f"The stick's release was refused: {_first_lower(exc.message)}"
-    outbox = prepare_outbox(settings, news=(problem is None, problem or done or "USB stick"))
+    outbox = prepare_outbox(settings, news=(problem is None, problem or done))
     try:
         save_on_stick(stick, ["inbox", settings.device_name], outbox_files(outbox))
     except StickRefused as exc:
         raise StickRefused(_sentence(done, problem, None, exc.message) + ".") from None
     sent = "the usage figures were saved on the stick"
-    if problem:
-        raise SyncFailed(_sentence(None, problem, sent, None) + ".", code)
-    return _sentence(done or "the stick holds no release for this kiosk", None, sent, None)
+    if problem:  # whatever a stick does wrong is a refusal
+        raise SyncFailed(_sentence(None, problem, sent, None) + ".", exit_code=3)
+    return _sentence(done, None, sent, None)
 
 
 def run(settings, trusted, usb: str | os.PathLike[str] | None = None, progress=False) -> str:
@@ -135,8 +143,7 @@ def run(settings, trusted, usb: str | os.PathLike[str] | None = None, progress=F
             else:
                 message = sync_over_ssh(settings, trusted, progress=progress)
         except (KioskError, OSError) as exc:
-            if not isinstance(exc, KioskError):  # the kiosk's own disk: full, or failing
-                exc = SyncFailed(f"The kiosk could not write its own files: {exc.strerror}.")
+            exc = exc if isinstance(exc, KioskError) else _own_files(exc)
             now = time.time()
             state = record(data, False, label + exc.message, now=now, backoff=not usb)
             if usb:

@@ -45,8 +45,8 @@ def _read_latest(path: Path, owner: str) -> int:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
         raise ReleaseRejected(
-            f"{owner} LATEST file is larger than {MAX_LATEST} bytes, so it was not fetched; "
-            "it should hold only a version number."
+            f"{owner} LATEST file is larger than {MAX_LATEST} bytes (it should hold only a "
+            "version number), so it was not fetched."
         ) from None
     with os.fdopen(fd, "rb") as fh:
         text = fh.read(MAX_LATEST + 1)

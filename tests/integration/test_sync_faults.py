@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,15 +115,25 @@ def test_a_failed_pull_still_sends_figures_and_heartbeat(tmp_path, hq, keypair, 
 # ---------------------------------------------------------------- case 10
 
 
+# A small launcher forks the kiosk and reports its peak memory. Forking pytest itself would
+# count pytest's own memory, which the child holds until it execs.
+LAUNCHER = """import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.executable, [sys.executable, *sys.argv[2:]])
+_pid, status, usage = os.wait4(pid, 0)
+open(sys.argv[1], "w").write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_measured(args: list[str], env: dict, tmp_path: Path) -> tuple[int, str, int]:
     """Run ``kiosk`` and return its exit code, its stderr and the peak memory (MB) it took."""
-    err = tmp_path / "stderr.txt"
-    with err.open("wb") as fh:
-        proc = subprocess.Popen([*KIOSK, *args], env={**os.environ, **env},
-                                stdout=subprocess.DEVNULL, stderr=fh)  # fmt: skip
-        _pid, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, err.read_text(), usage.ru_maxrss // 1024
+    peak = tmp_path / "peak-kb"
+    result = subprocess.run([sys.executable, "-c", LAUNCHER, str(peak), *KIOSK[1:], *args],
+                            env={**os.environ, **env}, capture_output=True, text=True,
+                            timeout=300, check=False)  # fmt: skip
+    return result.returncode, result.stderr, int(peak.read_text()) // 1024
 
 
 def test_an_unlisted_file_at_headquarters_never_reaches_the_kiosk(tmp_path, hq, keypair):

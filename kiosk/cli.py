@@ -201,31 +201,27 @@ def display(settings: Settings, url: str | None) -> None:
 @click.option("--now", is_flag=True, help="Try even while backing off after failures.")
 @pass_settings
 def sync(settings: Settings, usb: str | None, now: bool) -> None:
-    """Fetch new guides and send usage figures: with headquarters, or with a USB stick."""
+    """Fetch new guides and send usage figures: with headquarters, or with a USB stick.
+
+    Exit codes: 0 done, 3 a release or the stick refused (figures still sent or saved when
+    possible), 6 headquarters unreachable, 7 another sync was already running (nothing done).
+    """
     from kiosk import sync as syncing
 
-    trusted = _trusted(settings, ())
-    if usb:
-        message = syncing.sync_usb(settings, trusted, usb)
-        syncing.record(settings.data_dir, True, f"USB: {message}")
-        click.echo(printable(message[0].upper() + message[1:] + "."))
-        return
-    if not settings.hq_host:
+    if not usb and not settings.hq_host:
         raise syncing.SyncFailed("No headquarters is set (hq_host); use --usb with a stick.")
-    if not now and not syncing.due(settings.data_dir):
+    if not usb and not now and not syncing.due(settings.data_dir):
         click.echo("Headquarters was unreachable a moment ago; waiting before trying again.")
         return
-    syncing.write_state(
-        settings.data_dir, {**syncing.read_state(settings.data_dir), "running": True}
-    )
+    trusted = _trusted(settings, ())
     try:
-        message = syncing.sync_over_ssh(settings, trusted, progress=sys.stderr.isatty())
-    except KioskError as exc:
-        state = syncing.record(settings.data_dir, False, exc.message)
-        wait = int(state["next_attempt"] - __import__("time").time())
-        raise syncing.SyncFailed(f"{exc.message} Next try in {wait // 60} minutes.") from None
-    syncing.record(settings.data_dir, True, message)
-    click.echo(message[0].upper() + message[1:] + ".")
+        message = syncing.run(settings, trusted, usb=usb, progress=sys.stderr.isatty())
+    except syncing.SyncBusy as exc:
+        # Not an error: the sync that holds the lock does the work. Its own code tells
+        # scripts and systemd that this one did nothing.
+        click.echo(exc.message, err=True)
+        sys.exit(exc.exit_code)
+    click.echo(printable(message[0].upper() + message[1:] + "."))
 
 
 @main.command()

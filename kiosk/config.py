@@ -165,6 +165,14 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
+        "sync_timeout",
+        60,
+        "Seconds sync waits while headquarters or a USB stick sends or accepts nothing (and "
+        "for the SSH connection to open) before it gives up, so a stalled link never holds "
+        "sync for ever; the next sync carries on where it stopped.",
+        int,
+    ),
+    Setting(
         "hq_known_hosts",
         "",
         "known_hosts file holding headquarters' pinned host key; no other key is trusted.",

@@ -294,8 +294,12 @@ Type=oneshot
 # Only when there is a route out; the kiosk backs off by itself while headquarters is away.
 ExecCondition=/bin/sh -c 'ip route show default | grep -q .'
 ExecStart={kiosk} sync
-# A stuck line must not hold the next sync (or the USB stick) forever.
-TimeoutStartSec=30min
+# A stuck line must not hold the next sync forever: kiosk sync itself gives up when nothing
+# moves for sync_timeout; this caps a slow but moving one (one rsync run is capped at an hour,
+# a sync makes up to four).
+TimeoutStartSec=5h
+# 7: another sync (the stick's, the librarian's button) held the lock; this one did nothing.
+SuccessExitStatus=7
 # Never slow the web server or the window.
 Nice=10
 IOSchedulingClass=idle
@@ -360,6 +364,7 @@ BindsTo=kiosk-usb@%i.service
 [Service]
 Type=oneshot
 ExecStart={kiosk} sync --usb {stick}
-TimeoutStartSec=30min
+TimeoutStartSec=5h
+SuccessExitStatus=7
 {sandbox}{_headless("AF_UNIX")}"""
     return files

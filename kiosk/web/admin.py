@@ -44,6 +44,7 @@ from kiosk.releases.install import ReleaseStore
 from kiosk.releases.manifest import trusted_keys
 from kiosk.stats import csv_rows, totals
 from kiosk.web.admin_sessions import AdminSession, Sessions
+from kiosk.sync.stick import save_on_stick
 
 COOKIE = "admin"
 LOOPBACK = {"127.0.0.1", "::1"}
@@ -439,10 +440,9 @@ def sync_now():
         from kiosk import sync as syncing
 
         try:
-            message = syncing.sync_over_ssh(settings, trusted)
-            syncing.record(settings.data_dir, True, message)
-        except KioskError as exc:
-            syncing.record(settings.data_dir, False, exc.message)
+            syncing.run(settings, trusted)  # the lock every sync shares; it records the outcome
+        except KioskError:
+            pass  # recorded in sync-state.json, which the dashboard shows; busy: the other sync
         finally:
             _sync_lock.release()
 
@@ -477,7 +477,7 @@ def export_to_stick():
     folder = _chosen_stick()
     name = f"usage-{_safe(settings.device_name)}-{dt.date.today().isoformat()}.csv"
     try:
-        (folder / name).write_bytes(_csv_bytes())
+        save_on_stick(folder, [], {name: _csv_bytes()}, what="the usage CSV")  # no links
     except OSError:
         return _dashboard(message="usb_write_failed", status=400)
     return _dashboard(message="exported")

@@ -43,8 +43,8 @@ from kiosk.library import Release
 from kiosk.releases.install import ReleaseStore
 from kiosk.releases.manifest import trusted_keys
 from kiosk.stats import csv_rows, totals
-from kiosk.web.admin_sessions import AdminSession, Sessions
 from kiosk.sync.stick import save_on_stick
+from kiosk.web.admin_sessions import AdminSession, Sessions
 
 COOKIE = "admin"
 LOOPBACK = {"127.0.0.1", "::1"}

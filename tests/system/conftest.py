@@ -84,7 +84,8 @@ def kiosk(*args: str) -> str:
     return done.stdout
 
 
-@pytest.fixture(scope="session")
+# Module scope: the VM is stopped as soon as its tests end, so it never slows the rest.
+@pytest.fixture(scope="module")
 def device(tmp_path_factory, keypair) -> Device:
     if os.geteuid() != 0:
         pytest.skip("the system test builds a disk image and needs root (CI runs as root)")

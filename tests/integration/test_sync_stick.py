@@ -172,12 +172,14 @@ def test_export_to_stick_does_not_follow_a_link_with_the_expected_name(
     Auth(data).set_password(PASSWORD)
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me\n")
-    with mounted_tmpfs(tmp_path / "stick") as stick:
+    media = tmp_path / "media"
+    with mounted_tmpfs(media / "sdz1") as stick:  # a real mount, found in /proc/self/mounts
         name = f"usage-kiosk-{dt.date.today().isoformat()}.csv"
         (stick / name).symlink_to(victim)
-        settings = device_settings(data, Path(f"{keypair[0]}.pub"), usb_path=str(stick))
+        settings = device_settings(data, Path(f"{keypair[0]}.pub"), usb_root=str(media))
         client, token = signed_in(create_app(settings, usage=usage))
-        client.post("/admin/export-to-stick", data={"csrf": token}, environ_base=SCREEN)
+        client.post("/admin/export-to-stick", data={"csrf": token, "stick": "sdz1"},
+                    environ_base=SCREEN)  # fmt: skip
         exported = stick / name
         assert victim.read_text() == "keep me\n"
         assert not exported.is_symlink() and exported.read_text().startswith("table,")

@@ -111,9 +111,9 @@ def test_usb_sync_with_a_folder_for_a_file_refuses_and_still_saves_figures(
     before = live_hash(data)
     result = run_kiosk("sync", "--usb", str(stick), env={**env, "KIOSK_DEVICE_NAME": "kiosk-u"})
     assert "Traceback" not in result.stderr, result.stderr
-    # Whether a refused stick exits 0 or 3 is case 14's; here: no crash, a sentence, figures out.
-    assert result.returncode in (0, 3), result.stderr
-    assert "folder where it lists the file audio/a.mp3" in result.stdout + result.stderr
+    # Sync refuses it before copying (case 24: nothing but plain files comes off a stick).
+    assert result.returncode == 3, result.stderr
+    assert "audio/a.mp3 is not a plain file" in result.stderr, result.stderr
     assert (stick / "inbox" / "kiosk-u").is_dir()
     assert live_hash(data) == before
 

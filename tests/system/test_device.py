@@ -121,7 +121,9 @@ def doctor(vm) -> dict:
     return json.loads(vm.ssh("sudo -n kiosk doctor --json").stdout)
 
 
-def test_a_usb_stick_brings_the_release_and_takes_the_figures_home(device, keypair, speech_cache):
+def test_a_usb_stick_brings_the_release_and_takes_the_figures_home(
+    device, phones, keypair, speech_cache
+):
     vm = device.vm
     stick = make_stick(device, keypair, speech_cache)
     assert doctor(vm)["release"] in (None, 0)
@@ -151,6 +153,29 @@ def test_a_usb_stick_brings_the_release_and_takes_the_figures_home(device, keypa
         "findmnt /media/kiosk-usb/sda", check=False).returncode != 0, timeout=60)  # fmt: skip
     beat = json.loads(read_stick(stick, f"inbox/{DEVICE}/heartbeat.json"))
     assert beat["device"] == DEVICE and beat["release"] == 100
+    # A fresh kiosk has counted nothing yet, so it sends no snapshot. Phones read a guide,
+    # then the stick comes back and takes the figures home.
+    for _ in range(3):
+        read = device.phone("phone1", "http", "GET", f"http://{KIOSK_IP}/en/guide/passport")
+        assert read.startswith("200 "), read
+    time.sleep(5)  # usage_flush_seconds is 2
+    before = vm.ssh("systemctl show -p InvocationID --value kiosk-usb-sync@sda.service").stdout
+    vm.plug_stick(stick)
+
+    def synced_again() -> bool:
+        shown = vm.ssh("systemctl show -p InvocationID -p ActiveState -p ExecMainStatus "
+                       "kiosk-usb-sync@sda.service").stdout  # fmt: skip
+        state = dict(line.split("=", 1) for line in shown.split())
+        return (
+            state.get("InvocationID") not in ("", before.strip())
+            and state.get("ActiveState") == "inactive"
+            and state.get("ExecMainStatus") == "0"
+        )
+
+    wait_for("the stick's second sync ends", synced_again, timeout=300)
+    vm.unplug_stick()
+    wait_for("the stick is unmounted again", lambda: vm.ssh(
+        "findmnt /media/kiosk-usb/sda", check=False).returncode != 0, timeout=60)  # fmt: skip
     listing = subprocess.run(["mdir", "-b", "-i", str(stick), f"::inbox/{DEVICE}"],
                              capture_output=True, text=True, check=True).stdout  # fmt: skip
     snapshots = [n for n in listing.split() if re.search(r"usage-\d{4}-\d\d-\d\d\.json$", n)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections import OrderedDict
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, redirect, request
 
@@ -21,36 +22,51 @@ counting = Blueprint("counting", __name__)
 
 
 class Visits:
-    """Open visits, in memory only."""
+    """Open visits, in memory only, ordered by when each was last seen.
 
-    def __init__(self, minutes: int) -> None:
+    Every request costs the same whatever the day's traffic: a lookup, a move to the young end,
+    and dropping visits that ended from the old end (each visit is dropped once). Phones that
+    keep no cookie start a new visit on every page, so the table is also capped: past
+    ``limit`` open visits the oldest is forgotten (its next page counts as a new visit).
+    """
+
+    def __init__(self, minutes: int, limit: int = 20_000) -> None:
         self.seconds = minutes * 60
-        self._seen: dict[str, tuple[float, set[str]]] = {}
+        self.limit = limit
+        self._seen: OrderedDict[str, tuple[float, set[str]]] = OrderedDict()
         self._lock = threading.Lock()
+
+    def _expire(self, now: float) -> None:
+        seen, oldest = self._seen, now - self.seconds
+        while seen:
+            token, (last, _) = next(iter(seen.items()))
+            if last > oldest and len(seen) <= self.limit:
+                return
+            seen.popitem(last=False)
 
     def touch(self, token: str | None) -> tuple[str, bool, set[str]]:
         """Return (token, is this a new visit, languages already chosen in it)."""
         now = time.monotonic()
         with self._lock:
-            if len(self._seen) > 10_000:
-                self._seen = {t: v for t, v in self._seen.items() if v[0] > now - self.seconds}
-            entry = self._seen.get(token or "")
-            if entry is None or entry[0] < now - self.seconds:
+            entry = self._seen.pop(token or "", None)
+            if entry is None or entry[0] <= now - self.seconds:
                 token = secrets.token_urlsafe(16)
                 langs: set[str] = set()
-                self._seen[token] = (now, langs)
-                return token, True, langs
-            self._seen[token] = (now, entry[1])
-            return token, False, entry[1]
+                new = True
+            else:
+                langs, new = entry[1], False
+            self._seen[token] = (now, langs)
+            self._expire(now)
+            return token, new, langs
 
     def end(self, token: str | None) -> None:
         with self._lock:
             self._seen.pop(token or "", None)
 
     def __len__(self) -> int:
-        now = time.monotonic()
         with self._lock:
-            return sum(1 for t, _ in self._seen.values() if t > now - self.seconds)
+            self._expire(time.monotonic())
+            return len(self._seen)
 
 
 def _usage() -> Usage:

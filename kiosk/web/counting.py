@@ -39,7 +39,7 @@ class Visits:
     def _expire(self, now: float) -> None:
         seen, oldest = self._seen, now - self.seconds
         while seen:
-            token, (last, _) = next(iter(seen.items()))
+            last, _ = next(iter(seen.values()))
             if last > oldest and len(seen) <= self.limit:
                 return
             seen.popitem(last=False)

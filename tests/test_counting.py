@@ -53,4 +53,3 @@ def test_cookieless_phones_cannot_grow_the_table_past_its_limit():
         visits.touch(kept)  # a real visitor keeps reading all the while
     assert len(visits._seen) == 1000
     assert visits.touch(kept)[1] is False  # the one still reading is remembered
-

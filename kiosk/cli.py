@@ -77,8 +77,16 @@ def settings_cmd(settings: Settings) -> None:
 @click.option("--host", help="Address to listen on (setting host).")
 @click.option("--port", type=int, help="Port to listen on (setting port).")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Device data folder.")
+@click.option(
+    "--proxied",
+    is_flag=True,
+    help="Behind the device's front server (kiosk-proxy): keep <data_dir>/www for it, and take "
+    "a phone's address from its X-Forwarded-For.",
+)
 @pass_settings
-def serve(settings: Settings, host: str | None, port: int | None, data_dir: str | None) -> None:
+def serve(
+    settings: Settings, host: str | None, port: int | None, data_dir: str | None, proxied: bool
+) -> None:
     """Serve the live release to phones and the touchscreen (waitress)."""
     import signal
 
@@ -101,6 +109,14 @@ def serve(settings: Settings, host: str | None, port: int | None, data_dir: str 
         k=settings.k_anonymity,
     )
     app = create_app(settings, usage=usage)
+    _quiet_server_logs()
+    proxy: dict = {}
+    if proxied:
+        _follow_for_front(app, data / "www")
+        # Only nginx on this device connects from 127.0.0.1 with the header, and it sets it to
+        # the phone's own address (the captive portal's "Continue" is per phone, in memory).
+        proxy = {"trusted_proxy": "127.0.0.1", "trusted_proxy_headers": {"x-forwarded-for"},
+                 "trusted_proxy_count": 1}  # fmt: skip
 
     def stop(_signum, _frame):
         raise KeyboardInterrupt
@@ -121,6 +137,7 @@ def serve(settings: Settings, host: str | None, port: int | None, data_dir: str 
             max_request_body_size=64 * 1024,
             channel_timeout=30,
             clear_untrusted_proxy_headers=True,
+            **proxy,
         )
     except KeyboardInterrupt:
         pass
@@ -163,6 +180,49 @@ def stats(settings: Settings, days: int, as_csv: bool, snapshots: bool) -> None:
             db, data / "outbox", settings.device_name, settings.k_anonymity, days=days
         ):
             click.echo(f"wrote {path}", err=True)
+
+
+def _follow_for_front(app, www: Path) -> None:
+    """Keep <data_dir>/www equal to the live release (and the app's CSS and JS) for nginx."""
+    from kiosk.errors import ReleaseNotFound
+    from kiosk.web import front
+    from kiosk.web.pages import STATIC, static_version
+
+    library = app.extensions["kiosk.library"]
+    library.listeners.append(lambda release: front.publish_release(www, release))
+    front.publish_static(www, STATIC, static_version())
+    try:
+        library.release()
+    except ReleaseNotFound:
+        front.publish_release(www, None)
+
+
+class _OncePerMinute(logging.Filter):
+    """Lets a logger's warning through at most once a minute, saying how many were held back
+    (waitress warns "Task queue depth" on every request while it is busy)."""
+
+    def __init__(self, seconds: float = 60) -> None:
+        super().__init__()
+        self.seconds, self.last, self.held = seconds, float("-inf"), 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        import time
+
+        now = time.monotonic()
+        if now - self.last < self.seconds:
+            self.held += 1
+            return False
+        if self.held:
+            record.msg = f"{record.msg} ({self.held} more like it in the last minute)"
+        self.last, self.held = now, 0
+        return True
+
+
+def _quiet_server_logs() -> None:
+    """No line per request: waitress's busy warnings once a minute at most. (waitress logs no
+    client address; its access log is not used.)"""
+    for name in ("waitress.queue", "waitress"):
+        logging.getLogger(name).addFilter(_OncePerMinute())
 
 
 class _JournalLevels(logging.Formatter):

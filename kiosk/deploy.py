@@ -33,17 +33,20 @@ DATA = "/var/lib/first-mile-kiosk"
 USER = "kiosk"
 # Debian packages a kiosk needs on top of Raspberry Pi OS Lite: Python with GTK WebKit for the
 # window, X to show it, speech, sync tools, and NetworkManager's hotspot (wpasupplicant runs
-# the access point, dnsmasq-base its DHCP and DNS). The kiosk's Python packages come from the
-# artifact, never from a registry.
+# the access point, dnsmasq-base its DHCP and DNS), and nginx in front of the web app on the
+# hotspot (kiosk-proxy.service, its own instance: Debian's nginx.service is disabled). The
+# kiosk's Python packages come from the artifact, never from a registry.
 PACKAGES = (
     "python3-venv python3-gi gir1.2-webkit2-4.1 fonts-noto-core espeak-ng lame sox "
     "xserver-xorg-core xserver-xorg-input-libinput xinit xauth matchbox-window-manager "
-    "rsync openssh-client network-manager wpasupplicant nftables dnsmasq-base"
+    "rsync openssh-client network-manager wpasupplicant nftables dnsmasq-base nginx-light"
 )
 # Groups that give the kiosk's user the Pi's buttons and lights (gpio) and its screen, touch
 # and sound; only those that exist on the system are used.
 GROUPS = ("gpio", "video", "render", "input", "audio")
-UNITS = "nftables.service kiosk-web.service kiosk-display.service kiosk-sync.timer"
+UNITS = (
+    "nftables.service kiosk-web.service kiosk-proxy.service kiosk-display.service kiosk-sync.timer"
+)
 
 # The technician's `kiosk`: runs as the kiosk's user, so whatever it writes (a release, the
 # librarian's password) stays readable by the services; `kiosk services` writes system files
@@ -178,8 +181,11 @@ def provision(c: Connection, kiosk: Kiosk, trusted_key: str | Path, artifact: st
         f'trusted_keys = ["{ETC}/release-key.pub"]\n'
     )
     _root(c, f"""
-        # The Debian dnsmasq and hostapd services would fight NetworkManager's own.
-        systemctl disable --now dnsmasq.service hostapd.service 2>/dev/null || true
+        # The Debian dnsmasq and hostapd services would fight NetworkManager's own, and
+        # Debian's nginx (its welcome page on port 80) kiosk-proxy's.
+        for unit in dnsmasq.service hostapd.service nginx.service; do
+            systemctl disable --now "$unit" 2>/dev/null || true
+        done
         id {USER} >/dev/null 2>&1 || useradd --system --user-group --home-dir {DATA} \
             --no-create-home --shell /usr/sbin/nologin {USER}
         for group in {" ".join(GROUPS)}; do
@@ -202,7 +208,7 @@ def provision(c: Connection, kiosk: Kiosk, trusted_key: str | Path, artifact: st
         systemctl enable {UNITS}
         systemctl restart nftables.service
         nmcli connection reload
-        systemctl restart kiosk-web.service
+        systemctl restart kiosk-web.service kiosk-proxy.service
         systemctl start kiosk-sync.timer
     """)  # fmt: skip
     return "provisioned; reboot to start the screen and the hotspot"

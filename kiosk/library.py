@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import re
 import threading
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +24,7 @@ from kiosk.releases.manifest import MANIFEST, PublicKey, trusted_keys, verify_re
 from kiosk.text import fold_for_search
 
 STALE_AFTER_DAYS = 365
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,9 @@ class Library:
         self._target: str | None = None
         self._lock = threading.Lock()
         self.problem: str | None = None
+        # Told the live release (or None) whenever it changes: the front server's folder.
+        self.listeners: list[Callable[[Release | None], None]] = []
+        self._expired = False
 
     @classmethod
     def from_settings(cls, settings) -> Library:
@@ -133,14 +139,28 @@ class Library:
             if expires is not None and dt.datetime.now(dt.UTC) >= expires:
                 # Expired while being served: stop showing it, as activation would have refused.
                 self.problem = f"The guides expired on {expires.date()}; install a newer release."
+                with self._lock:
+                    if not self._expired:
+                        self._expired = True
+                        self._tell(None)
                 raise ReleaseNotFound(self.problem)
             return self._release
         with self._lock:
             if target != self._target or self._release is None:
                 self._load(target)
+                self._expired = False
+                self._tell(self._release)
         if self._release is None:
             raise ReleaseNotFound(self.problem or "No release is installed yet.")
         return self._release
+
+    def _tell(self, release: Release | None) -> None:
+        for listener in self.listeners:
+            try:
+                listener(release)
+            except OSError as exc:
+                # The front server then finds no file and hands the request to the app.
+                log.warning("could not publish the release's files for the front server: %s", exc)
 
     def _load(self, target: str | None) -> None:
         self._target = target

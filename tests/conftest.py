@@ -142,7 +142,7 @@ def free_port() -> int:
 class Server:
     """A real ``kiosk serve`` (waitress) in a subprocess."""
 
-    def __init__(self, data_dir: Path, key_pub: Path, **env: str) -> None:
+    def __init__(self, data_dir: Path, key_pub: Path, *args: str, **env: str) -> None:
         import time
         import urllib.request
 
@@ -155,7 +155,7 @@ class Server:
             **env,
         }
         self.proc = subprocess.Popen(
-            [*KIOSK, "serve", "--port", str(self.port)],
+            [*KIOSK, "serve", "--port", str(self.port), *args],
             env=full_env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -15,8 +15,9 @@ import re
 from kiosk.errors import SettingsError
 
 CONFIG = "/etc/first-mile-kiosk/kiosk.toml"
+NGINX_CONFIG = "/etc/first-mile-kiosk/nginx.conf"
 
-UNITS = ("kiosk-web.service", "kiosk-display.service", "kiosk-sync.service",
+UNITS = ("kiosk-web.service", "kiosk-proxy.service", "kiosk-display.service", "kiosk-sync.service",
          "kiosk-sync.timer", "kiosk-usb@.service", "kiosk-usb-sync@.service")  # fmt: skip
 
 
@@ -59,7 +60,6 @@ def render(settings) -> dict[str, str]:
     ip = str(net.ip)
     hosts = list(net.network.hosts())
     first, last = hosts[min(9, len(hosts) - 1)], hosts[-1]
-    port = settings.port
     files: dict[str, str] = {}
 
     files["etc/NetworkManager/system-connections/kiosk-hotspot.nmconnection"] = f"""\
@@ -119,7 +119,7 @@ table inet kiosk {{
         ct state established,related accept
         udp dport {{ 53, 67 }} accept
         tcp dport 53 accept
-        tcp dport {port} accept
+        tcp dport 80 accept
         # HTTPS cannot be answered without a certificate: refuse at once, so phones give up
         # quickly and fall back to their plain-HTTP connectivity checks.
         tcp dport 443 reject with tcp reset
@@ -135,8 +135,8 @@ table inet kiosk {{
 
     chain prerouting {{
         type nat hook prerouting priority dstnat; policy accept;
-        # Plain HTTP to any address lands on the kiosk's web server.
-        iifname "{settings.hotspot_interface}" tcp dport 80 redirect to :{port}
+        # Plain HTTP to any address lands on the kiosk's front server (kiosk-proxy).
+        iifname "{settings.hotspot_interface}" tcp dport 80 redirect to :80
     }}
 }}
 """
@@ -160,6 +160,7 @@ include "/etc/nftables.d/*.nft"
 Storage=volatile
 RuntimeMaxUse=32M
 """
+    files[NGINX_CONFIG.lstrip("/")] = nginx_conf(settings)
     files.update(_units(settings))
     files["etc/udev/rules.d/90-kiosk-usb.rules"] = (
         "# A FAT or exFAT stick labelled KIOSK brings releases and takes figures home: sync\n"
@@ -169,6 +170,123 @@ RuntimeMaxUse=32M
         'ENV{SYSTEMD_WANTS}+="kiosk-usb@%k.service"\n'
     )
     return files
+
+
+def nginx_conf(
+    settings, *, listen: str = "80", runtime: str = "/run/kiosk-proxy", user: str = ""
+) -> str:
+    """The front server's whole configuration (its own nginx, not Debian's nginx.service).
+
+    ``listen`` and ``runtime`` are the device's; the tests run the same text on a free port
+    (and, when they run as root, with ``user`` root: a root nginx's workers would otherwise
+    be "nobody", where on the device nginx is started as the kiosk's user and stays it).
+    """
+    www = f"{settings.data_dir}/www"
+    return f"""\
+# The kiosk's front server on the hotspot (kiosk-proxy.service; rendered by
+# `kiosk services render`, checked with `nginx -t`). It sends the live release's files itself
+# (sendfile, byte ranges) from {www}, which kiosk-web keeps equal to the files the signed
+# manifest lists; it holds slow and idle phones in its event loop; every page, search, form
+# and probe goes to kiosk-web, Host and all, so the captive-portal rules are the app's alone.
+daemon off;
+{f"user {user};" if user else "# No user line: started by systemd as the kiosk's user."}
+worker_processes 1;
+pid {runtime}/nginx.pid;
+# nginx names the phone's address in any message about a request, and nothing may write one
+# down: only emergencies (nginx itself cannot run) are logged. No access log, ever.
+error_log stderr emerg;
+
+events {{
+    worker_connections 4096;
+}}
+
+http {{
+    access_log off;
+    log_not_found off;
+    server_tokens off;
+    types {{
+        text/html html;
+        text/css css;
+        text/javascript js;
+        image/svg+xml svg;
+        image/png png;
+        image/jpeg jpg jpeg;
+        image/webp webp;
+        audio/mpeg mp3;
+        audio/ogg ogg opus;
+        text/plain txt;
+    }}
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+    disable_symlinks on;
+    # Slow or silent phones are dropped, never waited on for long (a cheap phone on a weak
+    # signal still sends its few hundred header bytes within seconds).
+    client_header_timeout 10s;
+    client_body_timeout 10s;
+    send_timeout 30s;
+    keepalive_timeout 20s;
+    reset_timedout_connection on;
+    client_max_body_size 64k;
+    client_header_buffer_size 1k;
+    large_client_header_buffers 4 16k;
+    client_body_temp_path {runtime}/body;
+    proxy_temp_path {runtime}/proxy;
+    fastcgi_temp_path {runtime}/fastcgi;
+    uwsgi_temp_path {runtime}/uwsgi;
+    scgi_temp_path {runtime}/scgi;
+
+    upstream kiosk_web {{
+        server 127.0.0.1:{settings.port};
+        keepalive 8;
+    }}
+
+    server {{
+        listen {listen} default_server;
+        server_name _;
+
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $host;
+        # Set, never appended to: what a phone sends in this header is thrown away.
+        proxy_set_header X-Forwarded-For $remote_addr;
+        proxy_set_header Forwarded "";
+        proxy_set_header X-Forwarded-Host "";
+        proxy_set_header X-Forwarded-Proto "";
+        proxy_set_header X-Forwarded-Port "";
+        proxy_set_header X-Real-IP "";
+        proxy_read_timeout 60s;
+        proxy_buffers 16 16k;
+
+        location / {{
+            proxy_pass http://kiosk_web;
+        }}
+
+        # The release's files and the app's CSS and JS carry their version in the URL, so
+        # they never change: cached for a year. What is not in www goes to the app, which
+        # answers 404 unless the live release's manifest lists it.
+        location /media/ {{
+            root {www};
+            try_files $uri @kiosk_web;
+            add_header Cache-Control "public, max-age=31536000, immutable";
+            add_header X-Content-Type-Options nosniff;
+        }}
+
+        location /static/ {{
+            root {www};
+            gzip_static on;
+            try_files $uri @kiosk_web;
+            add_header Cache-Control "public, max-age=31536000, immutable";
+            add_header X-Content-Type-Options nosniff;
+            add_header Vary Accept-Encoding;
+        }}
+
+        location @kiosk_web {{
+            proxy_pass http://kiosk_web;
+        }}
+    }}
+}}
+"""
 
 
 # What every kiosk service gets: the settings file, the unprivileged user, and no way to gain
@@ -228,13 +346,59 @@ StartLimitIntervalSec=0
 
 [Service]
 Type=notify
-ExecStart={kiosk} serve --host 0.0.0.0 --port {settings.port}
+# Only on the loopback: the touchscreen and the librarian's page come here directly, phones
+# through kiosk-proxy (nginx on port 80).
+ExecStart={kiosk} serve --host 127.0.0.1 --port {settings.port} --proxied
 # systemd restarts the server when it stops answering its own health check (watchdog).
 WatchdogSec=30
 Restart=always
 RestartSec=2
 {sandbox}{_headless("AF_INET AF_INET6 AF_UNIX")}PrivateUsers=yes
 
+[Install]
+WantedBy=multi-user.target
+"""
+    files["etc/systemd/system/kiosk-proxy.service"] = f"""\
+[Unit]
+Description=First Mile kiosk: the hotspot's front server (nginx in front of kiosk-web)
+After=network.target kiosk-web.service
+Wants=kiosk-web.service
+StartLimitIntervalSec=0
+
+[Service]
+Type=exec
+ExecStartPre=/usr/sbin/nginx -t -q -e stderr -c {NGINX_CONFIG}
+ExecStart=/usr/sbin/nginx -e stderr -c {NGINX_CONFIG}
+ExecReload=/usr/sbin/nginx -e stderr -c {NGINX_CONFIG} -s reload
+Restart=always
+RestartSec=2
+# nginx runs wholly as the kiosk's user, allowed only to open port 80. It sees nothing of the
+# data folder but www, read-only (the release's files as kiosk-web published them).
+User={settings.service_user}
+Group={settings.service_user}
+AmbientCapabilities=CAP_NET_BIND_SERVICE
+CapabilityBoundingSet=CAP_NET_BIND_SERVICE
+RuntimeDirectory=kiosk-proxy
+RuntimeDirectoryMode=0700
+TemporaryFileSystem={settings.data_dir}:ro
+BindReadOnlyPaths=-{settings.data_dir}/www
+LimitNOFILE=16384
+UMask=0077
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+RestrictSUIDSGID=yes
+RestrictRealtime=yes
+LockPersonality=yes
+SystemCallArchitectures=native
+{_headless("AF_INET AF_INET6 AF_UNIX")}
 [Install]
 WantedBy=multi-user.target
 """

@@ -1,0 +1,227 @@
+"""The device's front server: Debian's nginx with the config `kiosk services render` writes, in
+front of a real `kiosk serve --proxied`, as on the device (the booted device proves the unit).
+
+Phones are sockets bound to other loopback addresses (127.0.0.2, 127.0.0.3), so nginx sees
+them as different phones, as it sees different phones on the hotspot.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from kiosk.config import load_settings
+from kiosk.device.services import nginx_conf, render
+from kiosk.releases.build import build_release
+from kiosk.releases.install import ReleaseStore
+from kiosk.web.pages import STATIC
+from tests.conftest import FIXTURE_CONTENT, Server, free_port
+
+NGINX = "/usr/sbin/nginx"
+PHONE_A, PHONE_B = "127.0.0.2", "127.0.0.3"
+
+
+class Front:
+    """Debian's nginx running the kiosk's rendered config on a free loopback port."""
+
+    def __init__(self, work: Path, data_dir: Path, app_port: int) -> None:
+        self.port = free_port()
+        runtime = work / "run"
+        runtime.mkdir()
+        settings = load_settings(environ={}, data_dir=str(data_dir), port=app_port)
+        self.conf = work / "nginx.conf"
+        self.conf.write_text(
+            nginx_conf(
+                settings,
+                listen=f"127.0.0.1:{self.port}",
+                runtime=str(runtime),
+                user="root root" if os.geteuid() == 0 else "",
+            )
+        )
+        self.log = work / "nginx.log"
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [NGINX, "-e", "stderr", "-c", str(self.conf)], stdout=log, stderr=log
+            )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError(f"nginx did not start: {self.log.read_text()}") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)  # nginx's graceful stop, master and worker
+            self.proc.wait(timeout=10)
+
+
+def get(port: int, path: str, *, phone: str = PHONE_A, method: str = "GET", **headers: str):
+    """(status, headers, body) for one request from ``phone``'s address."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(phone, 0))
+    try:
+        conn.request(method, path, headers={"Host": "10.42.0.1", **headers})
+        response = conn.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def device(tmp_path_factory, fixture_release, keypair):
+    work = tmp_path_factory.mktemp("front")
+    data = work / "data"
+    data.mkdir()
+    ReleaseStore(data).install(fixture_release, [keypair[1]])
+    app = Server(data, Path(f"{keypair[0]}.pub"), "--proxied")
+    front = Front(work, data, app.port)
+    yield app, front, data
+    front.stop()
+    app.stop()
+
+
+def audio_of(data: Path) -> str:
+    """A release-relative MP3 path of the live release, and its version."""
+    live = ReleaseStore(data).active()
+    mp3 = next(live.rglob("*.mp3"))
+    return f"{live.name}/{mp3.relative_to(live)}"
+
+
+def test_the_device_gets_this_same_config_on_port_80(device):
+    app, front, data = device
+    settings = load_settings(environ={}, data_dir=str(data), port=app.port)
+    rendered = render(settings)["etc/first-mile-kiosk/nginx.conf"]
+    ours = front.conf.read_text()
+    differ = {a for a, b in zip(rendered.splitlines(), ours.splitlines(), strict=True) if a != b}
+    assert {line.split()[0] for line in differ} <= {"listen", "pid", "user", "#",
+            *(f"{kind}_temp_path" for kind in ("client_body", "proxy", "fastcgi", "uwsgi",
+                                               "scgi"))}, differ  # fmt: skip
+    assert "listen 80 default_server;" in rendered
+
+
+def test_pages_come_from_the_app_and_release_files_from_nginx_with_ranges(device):
+    _, front, data = device
+    status, headers, body = get(front.port, "/en/")
+    assert status == 200 and "Content-Security-Policy" in headers  # the app drew it
+    rel = audio_of(data)
+    whole = (ReleaseStore(data).active() / rel.split("/", 1)[1]).read_bytes()
+    status, headers, body = get(front.port, f"/media/{rel}")
+    assert status == 200 and body == whole
+    assert "Content-Security-Policy" not in headers  # nginx sent it, not the app
+    assert headers["Content-Type"] == "audio/mpeg"
+    assert "immutable" in headers["Cache-Control"]
+    status, headers, body = get(front.port, f"/media/{rel}", Range="bytes=100-199")
+    assert status == 206 and body == whole[100:200]
+    assert headers["Content-Range"] == f"bytes 100-199/{len(whole)}"
+
+
+def test_css_and_js_come_gzipped_from_nginx(device):
+    _, front, _ = device
+    _, _, page = get(front.port, "/en/")
+    css = next(p for p in page.decode().split('"') if p.startswith("/static/"))
+    status, headers, body = get(front.port, css, **{"Accept-Encoding": "gzip"})
+    assert status == 200 and headers["Content-Encoding"] == "gzip"
+    assert "Content-Security-Policy" not in headers
+    assert gzip.decompress(body) == (STATIC / css.rsplit("/", 1)[1]).read_bytes()
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["catalog.json", "manifest.json", "search.db", "guides/../catalog.json", "../../usage.db"],
+)
+def test_only_what_the_manifest_lists_for_phones_is_served(device, path):
+    _, front, data = device
+    version = ReleaseStore(data).active().name
+    status, _, body = get(front.port, f"/media/{version}/{path}")
+    assert status in (400, 404), (path, status)
+    assert b'"guides"' not in body and b"SQLite" not in body
+
+
+def test_a_file_put_into_the_release_folder_by_hand_is_not_served(device):
+    _, front, data = device
+    live = ReleaseStore(data).active()
+    (live / "extra.mp3").write_bytes(b"not signed")
+    try:
+        status, _, body = get(front.port, f"/media/{live.name}/extra.mp3")
+        assert status == 404 and body != b"not signed"
+    finally:
+        (live / "extra.mp3").unlink()
+
+
+def test_continue_is_per_phone_and_a_forged_forwarded_for_changes_nothing(device):
+    _, front, _ = device
+    assert get(front.port, "/generate_204", phone=PHONE_A)[0] == 302
+    status, _, _ = get(
+        front.port, "/portal/continue", phone=PHONE_A, method="POST",
+        **{"Content-Type": "application/x-www-form-urlencoded", "X-Forwarded-For": PHONE_B},
+    )  # fmt: skip
+    assert status == 303
+    assert get(front.port, "/generate_204", phone=PHONE_A)[0] == 204
+    assert get(front.port, "/generate_204", phone=PHONE_B)[0] == 302
+    forged = get(front.port, "/generate_204", phone=PHONE_B, **{"X-Forwarded-For": PHONE_A})
+    assert forged[0] == 302
+
+
+def test_the_librarians_page_is_closed_to_phones_and_open_on_the_screen(device):
+    app, front, _ = device
+    assert get(front.port, "/admin/", phone=PHONE_A)[0] == 404
+    forged = get(front.port, "/admin/", phone=PHONE_A, **{"X-Forwarded-For": "127.0.0.1"})
+    assert forged[0] == 404
+    assert get(app.port, "/admin/", phone="127.0.0.1")[0] == 200
+
+
+def test_slow_phones_do_not_stop_the_others(device):
+    """300 connections that send half a header and then nothing: nginx holds them in its event
+    loop; a normal request is answered meanwhile (figures for 1,000: benchmarks/load_bench.py)."""
+    _, front, _ = device
+    slow = []
+    try:
+        for _ in range(300):
+            s = socket.create_connection(("127.0.0.1", front.port), timeout=5)
+            s.sendall(b"GET /en/ HTTP/1.1\r\nHost: 10.42")
+            slow.append(s)
+        assert get(front.port, "/en/guide/passport")[0] in (200, 404)
+        assert get(front.port, "/en/")[0] == 200
+    finally:
+        for s in slow:
+            s.close()
+
+
+def test_a_new_release_replaces_the_old_files_and_the_old_are_gone(device, keypair, speaker):
+    _, front, data = device
+    old = audio_of(data)
+    assert get(front.port, f"/media/{old}")[0] == 200
+    newer = data.parent / "release-101"
+    build_release(FIXTURE_CONTENT, newer, keypair[0], speaker, version=101)
+    ReleaseStore(data).install(newer, [keypair[1]])
+    assert get(front.port, "/en/")[0] == 200  # the app notices, and publishes the new files
+    assert sorted(os.listdir(data / "www" / "media")) == ["101"]
+    assert get(front.port, f"/media/{old}")[0] == 404
+    new = audio_of(data)
+    status, headers, _ = get(front.port, f"/media/{new}")
+    assert status == 200 and "Content-Security-Policy" not in headers
+    shutil.rmtree(newer)
+
+
+def test_no_phone_address_is_written_anywhere(device):
+    app, front, _ = device
+    for phone in (PHONE_A, PHONE_B):
+        get(front.port, "/en/?marker=CANARY7", phone=phone)
+        get(front.port, "/no/such/page", phone=phone)
+        get(front.port, "/media/1/missing.mp3", phone=phone)
+    front.stop()
+    app.stop()
+    logs = front.log.read_text() + app.output
+    assert PHONE_A not in logs and PHONE_B not in logs and "CANARY7" not in logs, logs

@@ -76,3 +76,25 @@ def test_serve_writes_no_access_log(server):
     server.stop()
     assert "CANARY42" not in server.output
     assert "127.0.0.1" not in server.output.replace(f"http://127.0.0.1:{server.port}/", "")
+
+
+def test_a_busy_server_warns_once_a_minute_not_once_a_request(device_dir, keypair):
+    """With one worker thread and 40 phones at once, waitress would log "Task queue depth"
+    for nearly every request; the kiosk lets one such line through a minute."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    busy = Server(device_dir, Path(f"{keypair[0]}.pub"), KIOSK_THREADS="1")
+
+    def fetch(_):
+        with urllib.request.urlopen(busy.url + "/en/search?q=passport", timeout=30) as r:  # noqa: S310
+            return r.status
+
+    try:
+        with ThreadPoolExecutor(40) as pool:
+            statuses = list(pool.map(fetch, range(400)))
+    finally:
+        busy.stop()
+    assert statuses == [200] * 400
+    queue_lines = [line for line in busy.output.splitlines() if "Task queue depth" in line]
+    assert 1 <= len(queue_lines) <= 2, busy.output[-3000:]
+    assert "127.0.0.1" not in busy.output.replace(busy.url, "")

@@ -2,6 +2,7 @@
 
 dns NAME            -> the A record the kiosk's DNS gives (raw UDP query, no resolver)
 http METHOD URL     -> status and Location of one plain HTTP request
+media URL           -> status, sender and size of the first 100 bytes of a page's first MP3
 tcp HOST PORT       -> "open" or "closed" (2 s)
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import random
+import re
 import socket
 import struct
 import sys
@@ -40,6 +42,25 @@ def http_request(method: str, url: str) -> str:
     return f"{response.status} {response.getheader('Location', '-')} {body[:60]!r}"
 
 
+def media(url: str) -> str:
+    """Open a guide page, then ask for the first 100 bytes of its first MP3, as a phone's
+    player does: "<status> <who sent it: app or front> <bytes>"."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=5)
+    conn.request("GET", parts.path, headers={"Host": parts.netloc})
+    page = conn.getresponse().read().decode()
+    mp3 = re.search(r'"(/media/[^"]+\.mp3)"', page)
+    if not mp3:
+        return "no-audio"
+    conn.request("GET", mp3.group(1), headers={"Host": parts.netloc, "Range": "bytes=0-99"})
+    response = conn.getresponse()
+    body = response.read()
+    # The app puts its Content-Security-Policy on everything it sends; the front server
+    # sends the release's files without one.
+    sender = "app" if response.getheader("Content-Security-Policy") else "front"
+    return f"{response.status} {sender} {len(body)}"
+
+
 def tcp(host: str, port: str) -> str:
     try:
         socket.create_connection((host, int(port)), timeout=2).close()
@@ -50,4 +71,4 @@ def tcp(host: str, port: str) -> str:
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    print({"dns": dns, "http": http_request, "tcp": tcp}[command](*args))
+    print({"dns": dns, "http": http_request, "media": media, "tcp": tcp}[command](*args))

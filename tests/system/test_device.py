@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.config import load_settings
 from tests.system.conftest import DEVICE, SSID, Device, fab, kiosk
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -232,10 +233,15 @@ def test_a_phone_reaches_the_kiosk_pages_and_nothing_else(device, phones):
     assert device.phone("phone1", "tcp", "192.0.2.2", "8081") == "closed"  # no uplink
     assert device.phone("phone1", "tcp", second["ip"], "8082") == "closed"  # no other phone
     assert device.phone("phone1", "tcp", KIOSK_IP, "22") == "closed"  # no SSH
+    app_port = str(load_settings(environ={}).port)
+    assert device.phone("phone1", "tcp", KIOSK_IP, app_port) == "closed"  # only the front
     admin = device.phone("phone1", "http", "GET", f"http://{KIOSK_IP}/admin/")
     assert admin.startswith("404 "), admin  # no librarian's page
     guides = device.phone("phone1", "http", "GET", f"http://{KIOSK_IP}/")
     assert guides[:3] == "200", guides  # the guide site itself
+    # A guide's audio comes from the front server (nginx), a byte range as phones' players ask.
+    audio = device.phone("phone1", "media", f"http://{KIOSK_IP}/en/guide/passport")
+    assert audio == "206 front 100", audio
     vm.root("systemctl stop test-uplink test-phone2", check=False)
 
 
@@ -248,6 +254,10 @@ def test_the_web_server_runs_unprivileged_and_its_watchdog_restarts_it(device):
     pid = main_pid(vm)
     assert pid > 0
     assert vm.ssh(f"ps -o user= -p {pid}").stdout.strip() == "kiosk"
+    # The front server too, master and worker: it holds no root process at all.
+    front = vm.ssh("systemctl show -p MainPID --value kiosk-proxy.service").stdout.strip()
+    users = vm.ssh(f"ps -o user= --pid {front} --ppid {front}").stdout.split()
+    assert users == ["kiosk", "kiosk"], users
     watchdog = vm.ssh("systemctl show -p WatchdogUSec --value kiosk-web.service").stdout.strip()
     assert watchdog == "30s", watchdog
     vm.root(f"kill -STOP {pid}")
@@ -324,9 +334,12 @@ def exposure(vm, unit: str) -> float:
 
 def test_the_services_are_hardened(device):
     web = exposure(device.vm, "kiosk-web.service")
+    proxy = exposure(device.vm, "kiosk-proxy.service")
     display = exposure(device.vm, "kiosk-display.service")
-    device.record(security_kiosk_web=web, security_kiosk_display=display)
+    device.record(security_kiosk_web=web, security_kiosk_proxy=proxy,
+                  security_kiosk_display=display)  # fmt: skip
     assert web <= 4.0, web
+    assert proxy <= 4.0, proxy
     assert display <= 7.0, display
 
 

@@ -75,7 +75,8 @@ def phones(device):
 def test_the_firewall_is_loaded_at_boot(device):
     ruleset = device.vm.root("nft list ruleset").stdout
     assert "table inet kiosk" in ruleset, ruleset
-    assert re.search(r'iifname "wlan0" tcp dport 80 redirect to :8080', ruleset), ruleset
+    assert re.search(r'iifname "wlan0" tcp dport 80 redirect to :80\b', ruleset), ruleset
+    assert re.search(r'iifname "wlan0" jump from_hotspot', ruleset), ruleset
 
 
 def test_the_hotspot_comes_up_by_itself_and_a_phone_lands_on_the_portal(device, phones):

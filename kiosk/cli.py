@@ -83,9 +83,19 @@ def settings_cmd(settings: Settings) -> None:
     help="Behind the device's front server (kiosk-proxy): keep <data_dir>/www for it, and take "
     "a phone's address from its X-Forwarded-For.",
 )
+@click.option(
+    "--counts-socket",
+    type=click.Path(dir_okay=False),
+    help="With --proxied: where the front server reports the pages it sent by itself.",
+)
 @pass_settings
 def serve(
-    settings: Settings, host: str | None, port: int | None, data_dir: str | None, proxied: bool
+    settings: Settings,
+    host: str | None,
+    port: int | None,
+    data_dir: str | None,
+    proxied: bool,
+    counts_socket: str | None,
 ) -> None:
     """Serve the live release to phones and the touchscreen (waitress)."""
     import signal
@@ -112,7 +122,7 @@ def serve(
     _quiet_server_logs()
     proxy: dict = {}
     if proxied:
-        _follow_for_front(app, data / "www")
+        _follow_for_front(app, data / "www", counts_socket)
         # Only nginx on this device connects from 127.0.0.1 with the header, and it sets it to
         # the phone's own address (the captive portal's "Continue" is per phone, in memory).
         proxy = {"trusted_proxy": "127.0.0.1", "trusted_proxy_headers": {"x-forwarded-for"},
@@ -182,19 +192,28 @@ def stats(settings: Settings, days: int, as_csv: bool, snapshots: bool) -> None:
             click.echo(f"wrote {path}", err=True)
 
 
-def _follow_for_front(app, www: Path) -> None:
-    """Keep <data_dir>/www equal to the live release (and the app's CSS and JS) for nginx."""
+def _follow_for_front(app, www: Path, counts_socket: str | None) -> None:
+    """Keep <data_dir>/www equal to the live release (its files, the app's CSS and JS, the
+    phone pages drawn once) for nginx, and count the pages nginx sends by itself."""
     from kiosk.errors import ReleaseNotFound
     from kiosk.web import front
+    from kiosk.web.counting import listen_to_front
     from kiosk.web.pages import STATIC, static_version
 
+    app.config["KIOSK_PROXIED"] = True
     library = app.extensions["kiosk.library"]
+    pages = front.Pages(app, www)
     library.listeners.append(lambda release: front.publish_release(www, release))
+    library.listeners.append(pages.stale)
+    app.extensions["kiosk.pages_changed"] = [pages.stale]
     front.publish_static(www, STATIC, static_version())
     try:
         library.release()
     except ReleaseNotFound:
         front.publish_release(www, None)
+    if counts_socket:
+        listen_to_front(app, Path(counts_socket))
+    pages.run()
 
 
 class _OncePerMinute(logging.Filter):

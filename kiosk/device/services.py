@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from urllib.parse import urlsplit
 
 from kiosk.errors import SettingsError
+from kiosk.web.http import CSP
 
 CONFIG = "/etc/first-mile-kiosk/kiosk.toml"
 NGINX_CONFIG = "/etc/first-mile-kiosk/nginx.conf"
@@ -172,8 +174,18 @@ RuntimeMaxUse=32M
     return files
 
 
+COUNTS_SOCKET = "/run/kiosk-web/counts.sock"
+# A language's home or a guide, as the app's routes and kiosk.web.front.Pages name them.
+DRAWN_PAGE = r"^/[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}/(guide/[a-z0-9][a-z0-9-]{0,63})?$"
+
+
 def nginx_conf(
-    settings, *, listen: str = "80", runtime: str = "/run/kiosk-proxy", user: str = ""
+    settings,
+    *,
+    listen: str = "80",
+    runtime: str = "/run/kiosk-proxy",
+    user: str = "",
+    counts: str = COUNTS_SOCKET,
 ) -> str:
     """The front server's whole configuration (its own nginx, not Debian's nginx.service).
 
@@ -182,6 +194,10 @@ def nginx_conf(
     be "nobody", where on the device nginx is started as the kiosk's user and stays it).
     """
     www = f"{settings.data_dir}/www"
+    net = _network(settings)
+    own = sorted({"localhost", "127.0.0.1", str(net.ip), settings.host,
+                  urlsplit(settings.portal_url).hostname or "localhost"})  # fmt: skip
+    own_hosts = "".join(f'        "{host}" 0;\n' for host in own)
     return f"""\
 # The kiosk's front server on the hotspot (kiosk-proxy.service; rendered by
 # `kiosk services render`, checked with `nginx -t`). It sends the live release's files itself
@@ -236,6 +252,28 @@ http {{
     uwsgi_temp_path {runtime}/uwsgi;
     scgi_temp_path {runtime}/scgi;
 
+    # A phone's visit: a random cookie for the session (no expiry), given out here and handed
+    # to the app in X-Kiosk-Visit; held in the app's memory only, never written anywhere.
+    userid on;
+    userid_name visit;
+    userid_path /;
+    userid_flags httponly samesite=lax;
+
+    # The phone pages drawn once (www/pages) are sent by nginx only for a GET or HEAD with no
+    # query to the kiosk's own name: any other name is the app's captive-portal business.
+    map $host $foreign_host {{
+        default 1;
+{own_hosts}    }}
+    map "$foreign_host$is_args$request_method" $drawn_page {{
+        default 0;
+        0GET 1;
+        0HEAD 1;
+    }}
+    # What the app is told of each drawn page sent, so that it is counted as if the app had
+    # sent it: the page and the visit cookie, never an address.
+    # (nginx writes "-" for whichever of the two cookie variables is empty.)
+    log_format kiosk_pages '$request_method $drawn_uri $status $uid_got$uid_set';
+
     upstream kiosk_web {{
         server 127.0.0.1:{settings.port};
         keepalive 8;
@@ -255,6 +293,7 @@ http {{
         proxy_set_header X-Forwarded-Proto "";
         proxy_set_header X-Forwarded-Port "";
         proxy_set_header X-Real-IP "";
+        proxy_set_header X-Kiosk-Visit $uid_got$uid_set;
         proxy_read_timeout 60s;
         proxy_buffers 16 16k;
 
@@ -278,6 +317,26 @@ http {{
             try_files $uri @kiosk_web;
             add_header Cache-Control "public, max-age=31536000, immutable";
             add_header X-Content-Type-Options nosniff;
+            add_header Vary Accept-Encoding;
+        }}
+
+        location ~ "{DRAWN_PAGE}" {{
+            error_page 418 = @kiosk_web;
+            if ($drawn_page = 0) {{
+                return 418;
+            }}
+            # The page asked for, kept before try_files turns it into a file name.
+            set $drawn_uri $uri;
+            root {www}/pages;
+            charset utf-8;
+            gzip_static on;
+            try_files $uri.html ${{uri}}index.html @kiosk_web;
+            access_log syslog:server=unix:{counts},nohostname,tag=kiosk kiosk_pages;
+            add_header Content-Security-Policy "{CSP}";
+            add_header X-Content-Type-Options nosniff;
+            add_header Referrer-Policy no-referrer;
+            add_header X-Frame-Options DENY;
+            add_header Cache-Control no-cache;
             add_header Vary Accept-Encoding;
         }}
 
@@ -348,7 +407,11 @@ StartLimitIntervalSec=0
 Type=notify
 # Only on the loopback: the touchscreen and the librarian's page come here directly, phones
 # through kiosk-proxy (nginx on port 80).
-ExecStart={kiosk} serve --host 127.0.0.1 --port {settings.port} --proxied
+ExecStart={kiosk} serve --host 127.0.0.1 --port {settings.port} --proxied \\
+    --counts-socket {COUNTS_SOCKET}
+# Where nginx tells it of the pages it sent by itself (counted in memory, like the rest).
+RuntimeDirectory=kiosk-web
+RuntimeDirectoryMode=0700
 # systemd restarts the server when it stops answering its own health check (watchdog).
 WatchdogSec=30
 Restart=always

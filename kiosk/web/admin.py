@@ -374,6 +374,8 @@ def _bump() -> None:
     release = _release()
     if release is not None:
         release.pages.clear()
+    for redraw in current_app.extensions.get("kiosk.pages_changed", []):
+        redraw()  # the front server's copies (kiosk.web.front.Pages)
 
 
 # ---------------------------------------------------------------- releases and figures

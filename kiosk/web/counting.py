@@ -7,17 +7,25 @@ into anything that is stored. No address, agent, referrer or query is ever hande
 
 from __future__ import annotations
 
+import logging
+import re
 import secrets
+import socket
 import threading
 import time
 from collections import OrderedDict
+from pathlib import Path
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, redirect, request
 
+from kiosk.errors import ReleaseNotFound
 from kiosk.text import unmet_term
 from kiosk.usage import Usage
 
+log = logging.getLogger(__name__)
 COOKIE = "visit"
+VISIT_HEADER = "X-Kiosk-Visit"  # set by the front server only (kiosk.device.services.nginx_conf)
+PRERENDER = "kiosk.prerender"  # in a request's environ: drawn for the front server's folder
 counting = Blueprint("counting", __name__)
 
 
@@ -44,13 +52,16 @@ class Visits:
                 return
             seen.popitem(last=False)
 
-    def touch(self, token: str | None) -> tuple[str, bool, set[str]]:
-        """Return (token, is this a new visit, languages already chosen in it)."""
+    def touch(self, token: str | None, adopt: bool = False) -> tuple[str, bool, set[str]]:
+        """Return (token, is this a new visit, languages already chosen in it). A token this
+        table does not know starts a new visit under a fresh token, or under the same one when
+        ``adopt`` (the front server gave it out, and the phone keeps it)."""
         now = time.monotonic()
         with self._lock:
             entry = self._seen.pop(token or "", None)
             if entry is None or entry[0] <= now - self.seconds:
-                token = secrets.token_urlsafe(16)
+                if not (adopt and token):
+                    token = secrets.token_urlsafe(16)
                 langs: set[str] = set()
                 new = True
             else:
@@ -103,6 +114,30 @@ def helpful(lang: str, gid: str):
     return redirect(f"{prefix}/{lang}/guide/{gid}?thanks=1#helpful", code=303)
 
 
+def count_page(
+    usage: Usage,
+    visits: Visits,
+    channel: str,
+    token: str | None,
+    *,
+    lang: str | None,
+    gid: str | None = None,
+    adopt: bool = False,
+) -> tuple[str, bool, set[str]]:
+    """Count one page seen: the visit (if new), the page, its language (once a visit) and the
+    guide. Shared by the app's own responses and the front server's pre-drawn pages."""
+    token, new, langs = visits.touch(token, adopt=adopt)
+    if new:
+        usage.count_visit(channel)
+    usage.count_page(channel)
+    if lang and lang not in langs:
+        langs.add(lang)
+        usage.count_language(lang, channel)
+    if gid:
+        usage.count_view(gid, lang, channel)
+    return token, new, langs
+
+
 def install(app: Flask, usage: Usage, visit_minutes: int) -> None:
     app.extensions["kiosk.usage"] = usage
     visits = Visits(visit_minutes)
@@ -115,26 +150,29 @@ def install(app: Flask, usage: Usage, visit_minutes: int) -> None:
         channel = getattr(g, "channel", None)
         if channel is None or response.status_code not in (200, 304) or request.method != "GET":
             return response
+        if request.environ.get(PRERENDER):
+            return response  # drawn for the front server, not seen by anyone yet
+        # Behind the front server, a phone's visit is the cookie nginx gives out (its userid
+        # module), handed on in this header whatever the phone sent; the app sets none.
+        given = request.headers.get(VISIT_HEADER) if app.config.get("KIOSK_PROXIED") else None
+        token = given or request.cookies.get(COOKIE)
         if endpoint.endswith((".languages", ".attract")):
             # The language choice starts afresh: on the touchscreen it is where the idle reset
             # lands, so the visit ends here and the next touch starts a new one.
+            if token:
+                visits.end(token)
             if COOKIE in request.cookies:
-                visits.end(request.cookies[COOKIE])
                 response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Lax")
             return response
-        token, new, langs = visits.touch(request.cookies.get(COOKIE))
-        if new:
-            usage.count_visit(channel)
-            response.set_cookie(COOKIE, token, httponly=True, samesite="Lax", path="/")
-        usage.count_page(channel)
         args = request.view_args or {}
         lang = args.get("lang")
-        if lang and lang not in langs:
-            langs.add(lang)
-            usage.count_language(lang, channel)
-        if endpoint.endswith(".guide"):
-            usage.count_view(args["gid"], lang, channel)
-        elif endpoint.endswith(".search") and "search_found" in g:
+        gid = args.get("gid") if endpoint.endswith(".guide") else None
+        token, new, _ = count_page(
+            usage, visits, channel, token, lang=lang, gid=gid, adopt=given is not None
+        )
+        if new and given is None:
+            response.set_cookie(COOKIE, token, httponly=True, samesite="Lax", path="/")
+        if endpoint.endswith(".search") and "search_found" in g:
             term = None
             if not g.search_found:
                 term = unmet_term(g.search_query, g.search_known_words)
@@ -143,3 +181,50 @@ def install(app: Flask, usage: Usage, visit_minutes: int) -> None:
             # and would otherwise reach k alone.
             usage.count_search(lang, channel, g.search_found, term, visit=None if new else token)
         return response
+
+
+# The front server's pre-drawn pages, as nginx reports each one sent: "GET /ne/guide/visa 200
+# visit=…" in a syslog datagram (kiosk.device.services.nginx_conf). Nothing else is in it.
+FRONT_LINE = re.compile(
+    r"kiosk: (?P<method>GET|HEAD) /(?P<lang>[^/\s]+)/(?:guide/(?P<gid>[^/\s]+))? "
+    r"(?P<status>\d{3}) (?P<visit>\S*)\Z"
+)
+
+
+def count_front_line(app: Flask, line: str) -> bool:
+    """Count one page the front server sent by itself; False when the line is not one."""
+    found = FRONT_LINE.search(line.strip())
+    if not found or found["method"] != "GET" or found["status"] not in ("200", "304"):
+        return False
+    try:
+        release = app.extensions["kiosk.library"].release()
+    except ReleaseNotFound:
+        return False
+    lang, gid = found["lang"], found["gid"]
+    if lang not in release.languages or (gid is not None and gid not in release.guide_by_id):
+        return False
+    usage, visits = app.extensions["kiosk.usage"], app.extensions["kiosk.visits"]
+    visit = found["visit"].strip("-") or None
+    count_page(usage, visits, "phone", visit, lang=lang, gid=gid, adopt=True)
+    return True
+
+
+def listen_to_front(app: Flask, path: Path) -> threading.Thread:
+    """Receive the front server's page reports on a Unix datagram socket at ``path``, in a
+    thread: counting stays in memory, off every request's path (nginx sends and moves on)."""
+    path.unlink(missing_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    path.chmod(0o600)  # nginx runs as the kiosk's user
+
+    def receive() -> None:
+        while True:
+            data = sock.recv(4096)
+            try:
+                count_front_line(app, data.decode("utf-8", "replace"))
+            except Exception as exc:  # the next page must still be counted
+                log.warning("a page the front server sent could not be counted: %r", exc)
+
+    thread = threading.Thread(target=receive, name="front-counts", daemon=True)
+    thread.start()
+    return thread

@@ -8,6 +8,9 @@ loop, and passes every page, search and form to kiosk-web. It serves files only 
     www/media/<version>/<path>    hard links to the files the signed manifest lists (not its
                                   JSON and search index, which are the app's own business)
     www/static/<fingerprint>/<name>   the app's CSS and JS, with a .gz beside each
+    www/pages/<lang>/index.html, www/pages/<lang>/guide/<id>.html   phone pages drawn once
+                                  (``Pages``); nginx reports each one it sends, and the app
+                                  counts it (kiosk.web.counting.listen_to_front)
 
 A folder is built aside (``www/.building``) and renamed into place whole, then every other
 version is removed: a path outside the live release is gone as soon as the new one is live.
@@ -17,12 +20,19 @@ checks it against the manifest once more. When no release verifies, ``www/media`
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
+import logging
 import os
 import shutil
+import threading
 from pathlib import Path
 
+from kiosk.errors import ReleaseNotFound
 from kiosk.library import Release
+from kiosk.web.counting import PRERENDER
+
+log = logging.getLogger(__name__)
 
 APP_ONLY = ("search.db",)
 
@@ -80,3 +90,96 @@ def publish_static(www: Path, static: Path, fingerprint: str) -> None:
             (folder / f"{path.name}.gz").write_bytes(gzip.compress(body, 9, mtime=0))
 
     _replace(www / "static", fingerprint, build)
+
+
+class Pages:
+    """The phone pages that are the same for everyone, drawn once into ``www/pages`` for the
+    front server: each language's home and each guide, with a .gz beside each.
+
+    They depend on the release, the day (notices come and go by date) and the librarian's
+    notices and settings. When one changes, the folder is taken away at once (nginx then
+    hands those pages to the app, which draws them as before) and drawn again in the
+    background. A page with a query (?thanks=1) always goes to the app.
+    """
+
+    def __init__(self, app, www: Path, host: str = "localhost") -> None:
+        self.app, self.www, self.host = app, www, host
+        self.folder = www / "pages"
+        self.drawn: tuple | None = None
+        self.generation = 0
+        self.wake = threading.Event()
+        self.lock = threading.Lock()
+
+    def stale(self, *_ignored) -> None:
+        """Something a page shows changed: stop serving the drawn pages, draw them again."""
+        with self.lock:
+            self.generation += 1
+            self._remove()
+        self.wake.set()
+
+    def _remove(self) -> None:
+        if self.folder.exists():
+            gone = self.www / f".pages-gone-{self.generation}"
+            os.replace(self.folder, gone)
+            shutil.rmtree(gone, ignore_errors=True)
+
+    def paths(self, release: Release) -> list[str]:
+        return [f"/{lang}/" for lang in release.languages] + [
+            f"/{lang}/guide/{guide.id}" for lang in release.languages for guide in release.guides
+        ]
+
+    def refresh(self) -> int:
+        """Draw the pages if what they show changed; return how many were drawn."""
+        try:
+            release = self.app.extensions["kiosk.library"].release()
+        except ReleaseNotFound:
+            with self.lock:
+                self._remove()
+                self.drawn = None
+            return 0
+        with self.lock:
+            wanted = (release.version, self.generation, dt.date.today())
+        if wanted == self.drawn and self.folder.is_dir():
+            return 0
+        aside = self.www / ".pages-building"
+        shutil.rmtree(aside, ignore_errors=True)
+        aside.mkdir(parents=True, mode=0o750)
+        client = self.app.test_client()
+        drawn = 0
+        for path in self.paths(release):
+            response = client.get(path, headers={"Host": self.host}, environ_base={PRERENDER: True})
+            if response.status_code != 200:
+                continue
+            body = response.get_data()
+            target = aside / (path.strip("/") + ("/index.html" if path.endswith("/") else ".html"))
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
+            target.write_bytes(body)
+            target.with_name(target.name + ".gz").write_bytes(gzip.compress(body, 9, mtime=0))
+            drawn += 1
+        with self.lock:
+            if (release.version, self.generation, dt.date.today()) != wanted:
+                shutil.rmtree(aside, ignore_errors=True)  # changed meanwhile: draw again
+                self.wake.set()
+                return 0
+            self._remove()
+            os.replace(aside, self.folder)
+            self.drawn = wanted
+        return drawn
+
+    def run(self, every: float = 2) -> threading.Thread:
+        """Keep the pages drawn, in a thread: at once, when told, and each `every` seconds.
+        Phones' pages no longer reach the app, so this is also how it notices a new release
+        (installed by a sync or a stick) and a new day: a link read and a date compared."""
+
+        def loop() -> None:
+            while True:
+                try:
+                    self.refresh()
+                except Exception as exc:  # nginx falls back to the app; try again later
+                    log.warning("could not draw the pages for the front server: %r", exc)
+                self.wake.wait(every)
+                self.wake.clear()
+
+        thread = threading.Thread(target=loop, name="front-pages", daemon=True)
+        thread.start()
+        return thread

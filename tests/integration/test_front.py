@@ -10,9 +10,11 @@ from __future__ import annotations
 import gzip
 import http.client
 import os
+import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -33,7 +35,7 @@ PHONE_A, PHONE_B = "127.0.0.2", "127.0.0.3"
 class Front:
     """Debian's nginx running the kiosk's rendered config on a free loopback port."""
 
-    def __init__(self, work: Path, data_dir: Path, app_port: int) -> None:
+    def __init__(self, work: Path, data_dir: Path, app_port: int, counts: Path) -> None:
         self.port = free_port()
         runtime = work / "run"
         runtime.mkdir()
@@ -45,6 +47,7 @@ class Front:
                 listen=f"127.0.0.1:{self.port}",
                 runtime=str(runtime),
                 user="root root" if os.geteuid() == 0 else "",
+                counts=str(counts),
             )
         )
         self.log = work / "nginx.log"
@@ -85,11 +88,25 @@ def device(tmp_path_factory, fixture_release, keypair):
     data = work / "data"
     data.mkdir()
     ReleaseStore(data).install(fixture_release, [keypair[1]])
-    app = Server(data, Path(f"{keypair[0]}.pub"), "--proxied")
-    front = Front(work, data, app.port)
+    counts = work / "counts.sock"
+    app = Server(data, Path(f"{keypair[0]}.pub"), "--proxied", "--counts-socket", str(counts))
+    front = Front(work, data, app.port, counts)
+    wait_for_drawn_pages(data)
     yield app, front, data
     front.stop()
     app.stop()
+
+
+def wait_for_drawn_pages(data: Path) -> None:
+    deadline = time.monotonic() + 30
+    while not (data / "www" / "pages" / "en" / "index.html").exists():
+        assert time.monotonic() < deadline, "the phone pages were not drawn for nginx"
+        time.sleep(0.1)
+
+
+def drawn_by_nginx(headers) -> bool:
+    """nginx's ETag is "<mtime>-<size>" in hex; the app's is a content hash (with -gz)."""
+    return re.fullmatch(r'"[0-9a-f]+-[0-9a-f]+"', headers.get("ETag", "")) is not None
 
 
 def audio_of(data: Path) -> str:
@@ -105,7 +122,7 @@ def test_the_device_gets_this_same_config_on_port_80(device):
     rendered = render(settings)["etc/first-mile-kiosk/nginx.conf"]
     ours = front.conf.read_text()
     differ = {a for a, b in zip(rendered.splitlines(), ours.splitlines(), strict=True) if a != b}
-    assert {line.split()[0] for line in differ} <= {"listen", "pid", "user", "#",
+    assert {line.split()[0] for line in differ} <= {"listen", "pid", "user", "#", "access_log",
             *(f"{kind}_temp_path" for kind in ("client_body", "proxy", "fastcgi", "uwsgi",
                                                "scgi"))}, differ  # fmt: skip
     assert "listen 80 default_server;" in rendered
@@ -206,13 +223,94 @@ def test_a_new_release_replaces_the_old_files_and_the_old_are_gone(device, keypa
     newer = data.parent / "release-101"
     build_release(FIXTURE_CONTENT, newer, keypair[0], speaker, version=101)
     ReleaseStore(data).install(newer, [keypair[1]])
-    assert get(front.port, "/en/")[0] == 200  # the app notices, and publishes the new files
-    assert sorted(os.listdir(data / "www" / "media")) == ["101"]
+    # Phones' pages come from nginx now, so the app looks for a new release by itself.
+    deadline = time.monotonic() + 10
+    while sorted(os.listdir(data / "www" / "media")) != ["101"]:
+        assert time.monotonic() < deadline, os.listdir(data / "www" / "media")
+        time.sleep(0.1)
+    wait_for_drawn_pages(data)
+    status, headers, page = get(front.port, "/en/")
+    assert status == 200 and drawn_by_nginx(headers) and b"/media/101/" in page
     assert get(front.port, f"/media/{old}")[0] == 404
     new = audio_of(data)
     status, headers, _ = get(front.port, f"/media/{new}")
     assert status == 200 and "Content-Security-Policy" not in headers
     shutil.rmtree(newer)
+
+
+def test_guide_pages_are_drawn_once_and_sent_by_nginx_with_the_apps_headers(device):
+    _, front, _ = device
+    status, headers, body = get(front.port, "/ne/guide/passport", **{"Accept-Encoding": "gzip"})
+    assert status == 200 and drawn_by_nginx(headers), dict(headers)
+    assert headers["Content-Encoding"] == "gzip"
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["Cache-Control"] == "no-cache" and headers["X-Frame-Options"] == "DENY"
+    page = gzip.decompress(body).decode()
+    assert 'lang="ne"' in page
+    # A second visit revalidates: 304, no body.
+    again = get(
+        front.port, "/ne/guide/passport",
+        **{"If-None-Match": headers["ETag"], "Accept-Encoding": "gzip"},
+    )  # fmt: skip
+    assert again[0] == 304 and again[2] == b""
+
+
+@pytest.mark.parametrize(
+    "path, host",
+    [
+        ("/en/guide/passport?thanks=1", "10.42.0.1"),  # a query: the app's
+        ("/en/guide/passport", "example.com"),  # another name: the captive portal's
+        ("/en/guide/no-such-guide", "10.42.0.1"),  # not drawn: the app's 404
+    ],
+)
+def test_what_is_not_a_plain_drawn_page_goes_to_the_app(device, path, host):
+    _, front, _ = device
+    status, headers, _ = get(front.port, path, Host=host)
+    assert not drawn_by_nginx(headers), (path, dict(headers))
+    expected = {"10.42.0.1": 404 if "no-such" in path else 200, "example.com": 302}[host]
+    assert status == expected, (path, status)
+
+
+def test_pages_nginx_sends_are_counted_as_the_app_counts_its_own(
+    tmp_path, fixture_release, keypair
+):
+    data = tmp_path / "data"
+    data.mkdir()
+    ReleaseStore(data).install(fixture_release, [keypair[1]])
+    counts = tmp_path / "counts.sock"
+    app = Server(data, Path(f"{keypair[0]}.pub"), "--proxied", "--counts-socket", str(counts))
+    front = Front(tmp_path, data, app.port, counts)
+    try:
+        wait_for_drawn_pages(data)
+        # Phone A keeps its cookie: one visit, two languages, three pages.
+        status, headers, _ = get(front.port, "/en/guide/passport", phone=PHONE_A)
+        assert status == 200 and drawn_by_nginx(headers)
+        cookie = headers["Set-Cookie"].split(";")[0]
+        get(front.port, "/ne/guide/passport", phone=PHONE_A, Cookie=cookie)
+        get(front.port, "/ne/", phone=PHONE_A, Cookie=cookie)
+        # Phone B keeps none: each page is a visit. Its search goes through the app.
+        get(front.port, "/en/guide/passport", phone=PHONE_B)
+        get(front.port, "/en/search?q=passport", phone=PHONE_B)
+        # A page the app sends (a query) in phone A's visit is the same visit.
+        get(front.port, "/en/guide/passport?thanks=1", phone=PHONE_A, Cookie=cookie)
+        time.sleep(1)  # the reports are datagrams: let them arrive before the server stops
+    finally:
+        front.stop()
+        app.stop()
+    db = sqlite3.connect(data / "usage.db")
+    visits, pages = db.execute(
+        "select sum(visits), sum(pages) from channel_day where channel = 'phone'"
+    ).fetchone()
+    views = dict(db.execute(
+        "select lang, sum(views) from guide_day where guide = 'passport' group by lang"
+    ).fetchall())  # fmt: skip
+    languages = dict(db.execute(
+        "select lang, sum(choices) from language_day group by lang"
+    ).fetchall())  # fmt: skip
+    assert (visits, pages) == (3, 6), (visits, pages, app.output)
+    assert views == {"en": 3, "ne": 1}, views
+    assert languages == {"en": 3, "ne": 1}, languages
 
 
 def test_no_phone_address_is_written_anywhere(device):

@@ -3,6 +3,7 @@
 dns NAME            -> the A record the kiosk's DNS gives (raw UDP query, no resolver)
 http METHOD URL     -> status and Location of one plain HTTP request
 media URL           -> status, sender and size of the first 100 bytes of a page's first MP3
+page URL            -> status and sender (front or app) of a page
 tcp HOST PORT       -> "open" or "closed" (2 s)
 """
 
@@ -61,6 +62,17 @@ def media(url: str) -> str:
     return f"{response.status} {sender} {len(body)}"
 
 
+def page(url: str) -> str:
+    """ "<status> <who sent it>": nginx's ETag is "<mtime>-<size>" in hex, the app's a hash."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=5)
+    conn.request("GET", parts.path, headers={"Host": parts.netloc})
+    response = conn.getresponse()
+    response.read()
+    drawn = re.fullmatch(r'"[0-9a-f]+-[0-9a-f]+"', response.getheader("ETag") or "")
+    return f"{response.status} {'front' if drawn else 'app'}"
+
+
 def tcp(host: str, port: str) -> str:
     try:
         socket.create_connection((host, int(port)), timeout=2).close()
@@ -71,4 +83,5 @@ def tcp(host: str, port: str) -> str:
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    print({"dns": dns, "http": http_request, "media": media, "tcp": tcp}[command](*args))
+    commands = {"dns": dns, "http": http_request, "media": media, "page": page, "tcp": tcp}
+    print(commands[command](*args))

@@ -7,6 +7,8 @@ which the touchscreen then shows; last, health and hardening.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import subprocess
@@ -158,9 +160,14 @@ def test_a_usb_stick_brings_the_release_and_takes_the_figures_home(
     # A fresh kiosk has counted nothing yet, so it sends no snapshot. Phones read a guide,
     # then the stick comes back and takes the figures home.
     for _ in range(3):
-        read = device.phone("phone1", "http", "GET", f"http://{KIOSK_IP}/en/guide/passport")
-        assert read.startswith("200 "), read
+        # Drawn once, sent by the front server, and counted by the app all the same.
+        read = device.phone("phone1", "page", f"http://{KIOSK_IP}/en/guide/passport")
+        assert read == "200 front", read
     time.sleep(5)  # usage_flush_seconds is 2
+    counted = csv.reader(io.StringIO(vm.ssh("sudo -n kiosk stats --csv --days 1").stdout))
+    views = [row[8] for row in counted if row[0] == "guide_day" and row[2:5] == [
+        "passport", "en", "phone"] and row[7] == "views"]  # fmt: skip
+    assert views == ["3"], views
     before = vm.ssh("systemctl show -p InvocationID --value kiosk-usb-sync@sda.service").stdout
     vm.plug_stick(stick)
 

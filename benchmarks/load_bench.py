@@ -75,7 +75,7 @@ def start(cmd: list[str], group: Path | None, **kw) -> subprocess.Popen:
         if group is not None:
             (group / "cgroup.procs").write_text(str(os.getpid()))
 
-    return subprocess.Popen(["taskset", "-c", "0", *cmd], preexec_fn=enter, **kw)  # noqa: PLW1509
+    return subprocess.Popen(["taskset", "-c", "0", *cmd], preexec_fn=enter, **kw)
 
 
 def wait_for_port(port: int) -> None:
@@ -211,7 +211,7 @@ async def open_loop(port: int, phones: Phones, rate: int, seconds: float) -> dic
                 idle.append(conn)
             else:
                 conn[1].close()
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
             errors += 1
             if conn is not None:
                 conn[1].close()
@@ -372,7 +372,8 @@ def main() -> None:
         env = {**os.environ, "KIOSK_DATA_DIR": str(data), "KIOSK_TRUSTED_KEYS": public.source}
         phones = Phones(data)
         print("Open loop: 70 % guide pages, 10 % searches, 20 % 64 KB audio ranges; half the "
-              f"phones keep cookies; {seconds} s per rate; latency from when each was due")  # fmt: skip
+              f"phones keep cookies; {seconds} s per rate;\n"
+              "latency from when each request was due")  # fmt: skip
         print(f"  {'cpu':>9} {'server':>9} {'rate/s':>7} {'p50 ms':>8} {'p99 ms':>8} "
               f"{'errors':>7} {'peak MB':>8}")  # fmt: skip
         for label, share in (("one core", None), (f"{args.pi_share:.3f}", args.pi_share)):
@@ -402,24 +403,27 @@ def main() -> None:
 def closed_loop(tmp: Path, env: dict, phones: Phones, seconds: int) -> None:
     pages = phones.pages[:: max(1, len(phones.pages) // 40)]
     static = tmp / "static"
-    servers = Servers("front", tmp, env, None)
-    try:
-        for path in pages:  # the same bytes, gzipped as the app sends them
-            conn = asyncio.run(static_copy(servers.port, path, static))
-            assert conn
-        script = wrk_script(tmp, pages)
-        front = {c: wrk(f"http://127.0.0.1:{servers.port}", c, seconds, script)
-                 for c in (50, 100, 200)}  # fmt: skip
-    finally:
-        servers.stop()
+    script = wrk_script(tmp, pages)
+    runs: dict[str, dict] = {}
+    for kind in ("waitress", "front"):
+        servers = Servers(kind, tmp, env, None)
+        try:
+            if kind == "waitress":
+                for path in pages:  # the same bytes as static files, gzipped as the app sends
+                    asyncio.run(static_copy(servers.port, path, static))
+            runs[kind] = {c: wrk(f"http://127.0.0.1:{servers.port}", c, seconds, script)
+                          for c in (50, 100, 200)}  # fmt: skip
+        finally:
+            servers.stop()
     conf = tmp / "static.conf"
     run = tmp / "static-run"
     run.mkdir(exist_ok=True)
     user = "user root root;" if os.geteuid() == 0 else ""
-    conf.write_text(f"""{user} worker_processes 1; daemon off; pid {run}/pid; error_log stderr emerg;
-events {{ worker_connections 4096; }}
-http {{ access_log off; default_type text/html; client_body_temp_path {run}/b;
-  proxy_temp_path {run}/p; fastcgi_temp_path {run}/f; uwsgi_temp_path {run}/u; scgi_temp_path {run}/s;
+    temp = " ".join(f"{kind}_temp_path {run}/{kind};"
+                    for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))  # fmt: skip
+    conf.write_text(f"""{user} worker_processes 1; daemon off; pid {run}/pid;
+error_log stderr emerg; events {{ worker_connections 4096; }}
+http {{ access_log off; default_type text/html; {temp}
   server {{ listen 127.0.0.1:18182; root {static}; gzip_static on; }} }}""")
     nginx = start(["nginx", "-e", "stderr", "-c", str(conf)], None)
     try:
@@ -428,14 +432,13 @@ http {{ access_log off; default_type text/html; client_body_temp_path {run}/b;
     finally:
         nginx.terminate()
         nginx.wait()
-    print(f"\nClosed loop (wrk, {seconds} s, {len(pages)} guide pages, gzip), one core:")
-    print(
-        f"  {'connections':>12} {'front req/s':>12} {'nginx static':>13} {'ratio':>6} {'errors':>7}"
-    )
+    print(f"\nClosed loop (wrk, {seconds} s, {len(pages)} guide pages, gzip), one core, req/s:")
+    print(f"  {'connections':>12} {'waitress':>9} {'front':>7} {'nginx static':>13} "
+          f"{'front/static':>13} {'errors':>7}")  # fmt: skip
     for c in (50, 100, 200):
-        f, s = front[c], plain[c]
-        print(f"  {c:>12} {f['rps']:>12.0f} {s['rps']:>13.0f} {f['rps'] / s['rps']:>6.2f} "
-              f"{f['errors']:>7}")  # fmt: skip
+        w, f, s = runs["waitress"][c], runs["front"][c], plain[c]
+        print(f"  {c:>12} {w['rps']:>9.0f} {f['rps']:>7.0f} {s['rps']:>13.0f} "
+              f"{f['rps'] / s['rps']:>13.2f} {w['errors'] + f['errors']:>7}")  # fmt: skip
 
 
 async def static_copy(port: int, path: str, static: Path) -> bool:

@@ -61,11 +61,14 @@ class QMP:
                 raise RuntimeError(f"QMP {command}: {reply['error']}")
             return reply.get("return")
 
-    def wait_event(self, name: str, timeout: float = 60) -> dict:
+    def wait_event(self, name: str, timeout: float = 60, **data) -> dict:
+        """Wait for the event `name` whose data holds `data` (QEMU sends DEVICE_DELETED for a
+        stick's inner SCSI disk too, with no id: waiting for any would return too early)."""
         deadline = time.monotonic() + timeout
         while True:
             for event in self.events:
-                if event["event"] == name:
+                fields = event.get("data", {})
+                if event["event"] == name and all(fields.get(k) == v for k, v in data.items()):
                     self.events.remove(event)
                     return event
             if time.monotonic() > deadline:
@@ -260,5 +263,5 @@ class VM:
 
     def unplug_stick(self, name: str = "stick") -> None:
         self.qmp.run("device_del", id=name)
-        self.qmp.wait_event("DEVICE_DELETED", timeout=60)
+        self.qmp.wait_event("DEVICE_DELETED", timeout=60, device=name)
         self.qmp.run("blockdev-del", **{"node-name": f"{name}-drive"})

@@ -45,7 +45,8 @@ class Device:
 
     def record(self, **figures) -> None:
         self.figures.update(figures)
-        path = system_image.cache_root() / "figures.json"
+        # One file per architecture: an arm64 run beside an amd64 one keeps both.
+        path = system_image.cache_root() / f"figures-{self.figures.get('arch', 'amd64')}.json"
         path.write_text(json.dumps(self.figures, indent=1, sort_keys=True) + "\n")
 
 

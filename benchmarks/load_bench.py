@@ -27,6 +27,7 @@ import os
 import random
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -125,6 +126,26 @@ class Servers:
             self.procs.append(start(["nginx", "-e", "stderr", "-c", str(conf)], group, **quiet))
             wait_for_port(self.front_port)
             self.port = self.front_port
+            # Measured in its steady state: the phone pages drawn for nginx (as they are a few
+            # seconds after the device starts), not while they are being drawn.
+            pages = Path(env["KIOSK_DATA_DIR"]) / "www" / "pages"
+            for _ in range(600):
+                if pages.is_dir():
+                    break
+                time.sleep(0.1)
+        # Every page asked for once: both servers start each run with their caches warm.
+        self.warm(Path(env["KIOSK_DATA_DIR"]))
+
+    def warm(self, data: Path) -> None:
+        phones = Phones(data, count=1)
+
+        async def visit_all() -> None:
+            conn = await asyncio.open_connection("127.0.0.1", self.port)
+            for path in phones.pages + [f"/{lang}/" for lang in phones.langs]:
+                await ask(*conn, path, {"Accept-Encoding": "gzip"})
+            conn[1].close()
+
+        asyncio.run(visit_all())
 
     def memory(self) -> float:
         return pss_mb([p for proc in self.procs for p in tree(proc.pid)])
@@ -190,11 +211,11 @@ async def open_loop(port: int, phones: Phones, rate: int, seconds: float) -> dic
     rng = random.Random(rate)
     idle: list[tuple] = []
     latencies: list[float] = []
-    errors = 0
+    errors = pages = 0
     t0 = loop.time() + 0.2
 
     async def one(due: float) -> None:
-        nonlocal errors
+        nonlocal errors, pages
         await asyncio.sleep(max(0, due - loop.time()))
         phone, path, headers = phones.pick(rng)
         conn = idle.pop() if idle else None
@@ -206,6 +227,7 @@ async def open_loop(port: int, phones: Phones, rate: int, seconds: float) -> dic
                 phones.cookies[phone] = cookie
             if status >= 500:
                 errors += 1
+            pages += status in (200, 304) and "Range" not in headers
             latencies.append(loop.time() - due)
             if keep:
                 idle.append(conn)
@@ -225,27 +247,30 @@ async def open_loop(port: int, phones: Phones, rate: int, seconds: float) -> dic
         "p50": latencies[n // 2] * 1000 if latencies else float("nan"),
         "p99": latencies[min(n - 1, int(n * 0.99))] * 1000 if latencies else float("nan"),
         "errors": errors,
+        "pages": pages,
     }
 
 
-def measure_open_loop(servers: Servers, phones: Phones, rate: int, seconds: float) -> dict:
-    peak = [servers.memory()]
+def pages_counted(data: Path) -> int:
+    db = data / "usage.db"
+    if not db.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        row = conn.execute("select sum(pages) from channel_day where channel = 'phone'")
+        return row.fetchone()[0] or 0
 
-    async def run():
-        async def sample():
-            while True:
-                peak[0] = max(peak[0], servers.memory())
-                await asyncio.sleep(0.5)
 
-        sampler = asyncio.create_task(sample())
-        try:
-            return await open_loop(servers.port, phones, rate, seconds)
-        finally:
-            sampler.cancel()
-
-    result = asyncio.run(run())
-    result["memory"] = peak[0]
-    return result
+def measure_open_loop(
+    servers: Servers, phones: Phones, rate: int, seconds: float, data: Path
+) -> dict:
+    """Latency and memory under load; then, once the server has stopped and saved its counts,
+    how many of the pages answered were counted (the front's are reported by datagram)."""
+    before = pages_counted(data)
+    try:
+        result, peak = peak_memory_during(servers, open_loop(servers.port, phones, rate, seconds))
+    finally:
+        servers.stop()
+    return {**result, "memory": peak, "counted": pages_counted(data) - before}
 
 
 # ---------------------------------------------------------------- the other loads
@@ -311,9 +336,12 @@ async def ranged_readers(port: int, path: str, size: int, readers: int, seconds:
         offset = 0
         while time.monotonic() < end:
             last = min(size, offset + 65536) - 1
-            await ask(*conn, path, {"Range": f"bytes={offset}-{last}"})
+            _, _, keep = await ask(*conn, path, {"Range": f"bytes={offset}-{last}"})
             done += 1
             offset = 0 if last + 1 >= size else last + 1
+            if not keep:  # nginx ends a connection after 1,000 requests, as browsers expect
+                conn[1].close()
+                conn = await asyncio.open_connection("127.0.0.1", port)
         conn[1].close()
 
     await asyncio.gather(*(reader() for _ in range(readers)))
@@ -344,6 +372,7 @@ def peak_memory_during(servers: Servers, coroutine) -> tuple[object, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="shorter runs (a smoke test)")
+    parser.add_argument("--only", choices=("open", "closed", "faults"), help="one part only")
     parser.add_argument(
         "--pi-share",
         type=float,
@@ -371,33 +400,39 @@ def main() -> None:
         ReleaseStore(data).install(tmp / "release", [public])
         env = {**os.environ, "KIOSK_DATA_DIR": str(data), "KIOSK_TRUSTED_KEYS": public.source}
         phones = Phones(data)
-        print("Open loop: 70 % guide pages, 10 % searches, 20 % 64 KB audio ranges; half the "
-              f"phones keep cookies; {seconds} s per rate;\n"
-              "latency from when each request was due")  # fmt: skip
-        print(f"  {'cpu':>9} {'server':>9} {'rate/s':>7} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'errors':>7} {'peak MB':>8}")  # fmt: skip
-        for label, share in (("one core", None), (f"{args.pi_share:.3f}", args.pi_share)):
-            try:
-                group = cpu_group(share)
-            except OSError as exc:
-                print(f"  (no CPU quota here: {exc}; run as root on a machine with cgroups)")
-                continue
-            try:
-                for kind in ("waitress", "front"):
-                    for rate in (100, 200, 400):
-                        servers = Servers(kind, tmp, env, group)
-                        try:
-                            r = measure_open_loop(servers, phones, rate, seconds)
-                        finally:
-                            servers.stop()
-                        print(f"  {label:>9} {kind:>9} {rate:>7} {r['p50']:>8.1f} "
-                              f"{r['p99']:>8.1f} {r['errors']:>7} {r['memory']:>8.1f}",
-                              flush=True)  # fmt: skip
-            finally:
-                if group is not None:
-                    group.rmdir()
-        closed_loop(tmp, env, phones, seconds)
-        faults(tmp, env, phones, seconds, quick=args.quick)
+        if args.only in (None, "open"):
+            open_loops(tmp, env, phones, seconds, args.pi_share)
+        if args.only in (None, "closed"):
+            closed_loop(tmp, env, phones, seconds)
+        if args.only in (None, "faults"):
+            faults(tmp, env, phones, seconds, quick=args.quick)
+
+
+def open_loops(tmp: Path, env: dict, phones: Phones, seconds: int, pi_share: float) -> None:
+    print("Open loop: 70 % guide pages, 10 % searches, 20 % 64 KB audio ranges; half the "
+          f"phones keep cookies; {seconds} s per rate;\n"
+          "latency from when each request was due")  # fmt: skip
+    print(f"  {'cpu':>9} {'server':>9} {'rate/s':>7} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'errors':>7} {'peak MB':>8} {'pages counted/answered':>22}")  # fmt: skip
+    for label, share in (("one core", None), (f"{pi_share:.3f}", pi_share)):
+        try:
+            group = cpu_group(share)
+        except OSError as exc:
+            print(f"  (no CPU quota here: {exc}; run as root on a machine with cgroups)")
+            continue
+        try:
+            for kind in ("waitress", "front"):
+                for rate in (100, 200, 400):
+                    servers = Servers(kind, tmp, env, group)
+                    r = measure_open_loop(
+                        servers, phones, rate, seconds, Path(env["KIOSK_DATA_DIR"])
+                    )
+                    print(f"  {label:>9} {kind:>9} {rate:>7} {r['p50']:>8.1f} "
+                          f"{r['p99']:>8.1f} {r['errors']:>7} {r['memory']:>8.1f} "
+                          f"{r['counted']:>7}/{r['pages']}", flush=True)  # fmt: skip
+        finally:
+            if group is not None:
+                group.rmdir()
 
 
 def closed_loop(tmp: Path, env: dict, phones: Phones, seconds: int) -> None:

@@ -82,16 +82,21 @@ def get(port: int, path: str, *, phone: str = PHONE_A, method: str = "GET", **he
         conn.close()
 
 
-@pytest.fixture(scope="module")
-def device(tmp_path_factory, fixture_release, keypair):
-    work = tmp_path_factory.mktemp("front")
+def start_device(work: Path, release: Path, keypair) -> tuple[Server, Front, Path]:
+    """A data folder with ``release`` live, `kiosk serve --proxied` on it and nginx in front."""
     data = work / "data"
     data.mkdir()
-    ReleaseStore(data).install(fixture_release, [keypair[1]])
+    ReleaseStore(data).install(release, [keypair[1]])
     counts = work / "counts.sock"
     app = Server(data, Path(f"{keypair[0]}.pub"), "--proxied", "--counts-socket", str(counts))
     front = Front(work, data, app.port, counts)
     wait_for_drawn_pages(data)
+    return app, front, data
+
+
+@pytest.fixture(scope="module")
+def device(tmp_path_factory, fixture_release, keypair):
+    app, front, data = start_device(tmp_path_factory.mktemp("front"), fixture_release, keypair)
     yield app, front, data
     front.stop()
     app.stop()
@@ -275,14 +280,8 @@ def test_what_is_not_a_plain_drawn_page_goes_to_the_app(device, path, host):
 def test_pages_nginx_sends_are_counted_as_the_app_counts_its_own(
     tmp_path, fixture_release, keypair
 ):
-    data = tmp_path / "data"
-    data.mkdir()
-    ReleaseStore(data).install(fixture_release, [keypair[1]])
-    counts = tmp_path / "counts.sock"
-    app = Server(data, Path(f"{keypair[0]}.pub"), "--proxied", "--counts-socket", str(counts))
-    front = Front(tmp_path, data, app.port, counts)
+    app, front, data = start_device(tmp_path, fixture_release, keypair)
     try:
-        wait_for_drawn_pages(data)
         # Phone A keeps its cookie: one visit, two languages, three pages.
         status, headers, _ = get(front.port, "/en/guide/passport", phone=PHONE_A)
         assert status == 200 and drawn_by_nginx(headers)

@@ -109,7 +109,10 @@ class Servers:
 
     def __init__(self, kind: str, tmp: Path, env: dict, group: Path | None) -> None:
         self.app_port, self.front_port = 18180, 18181
-        args = ["serve", "--port", str(self.app_port)] + (["--proxied"] if kind == "front" else [])
+        counts = tmp / "counts.sock"
+        args = ["serve", "--port", str(self.app_port)]
+        if kind == "front":
+            args += ["--proxied", "--counts-socket", str(counts)]
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
         self.procs = [start([sys.executable, "-m", "kiosk.cli", *args], group, env=env, **quiet)]
         wait_for_port(self.app_port)
@@ -121,8 +124,9 @@ class Servers:
             run.mkdir()
             conf = tmp / "front.conf"
             user = "root root" if os.geteuid() == 0 else ""
-            conf.write_text(nginx_conf(settings, listen=f"127.0.0.1:{self.front_port}",
-                                       runtime=str(run), user=user))  # fmt: skip
+            listen = f"127.0.0.1:{self.front_port}"
+            conf.write_text(nginx_conf(settings, listen=listen, runtime=str(run), user=user,
+                                       counts=str(counts)))  # fmt: skip
             self.procs.append(start(["nginx", "-e", "stderr", "-c", str(conf)], group, **quiet))
             wait_for_port(self.front_port)
             self.port = self.front_port
@@ -139,9 +143,12 @@ class Servers:
     def warm(self, data: Path) -> None:
         phones = Phones(data, count=1)
 
+        paths = phones.pages + [f"/{lang}/" for lang in phones.langs]
+        self.warmed = len(paths)  # counted too, and saved with the run's counts at the end
+
         async def visit_all() -> None:
             conn = await asyncio.open_connection("127.0.0.1", self.port)
-            for path in phones.pages + [f"/{lang}/" for lang in phones.langs]:
+            for path in paths:
                 await ask(*conn, path, {"Accept-Encoding": "gzip"})
             conn[1].close()
 
@@ -270,7 +277,8 @@ def measure_open_loop(
         result, peak = peak_memory_during(servers, open_loop(servers.port, phones, rate, seconds))
     finally:
         servers.stop()
-    return {**result, "memory": peak, "counted": pages_counted(data) - before}
+    counted = pages_counted(data) - before - servers.warmed
+    return {**result, "memory": peak, "counted": counted}
 
 
 # ---------------------------------------------------------------- the other loads

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.config import load_settings
-from kiosk.device.services import render
+from kiosk.device.services import nginx_conf, render
 from kiosk.releases.install import ReleaseStore
 
 PHONE = Path(__file__).with_name("netns_phone.py")
@@ -91,22 +91,33 @@ def network(tmp_path, fixture_release, keypair):
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         ))  # fmt: skip
         env = {**os.environ, "KIOSK_DATA_DIR": str(data), "KIOSK_TRUSTED_KEYS": f"{keypair[0]}.pub"}
+        # As on the device: kiosk-web on the namespace's loopback, nginx in front on port 80
+        # with the rendered config (the test's runtime folder; workers as root, who owns the
+        # test's files, where the device starts nginx as the kiosk's user).
+        counts = tmp_path / "counts.sock"
         procs.append(subprocess.Popen(
             ["ip", "netns", "exec", k, sys.executable, "-m", "kiosk.cli", "serve",
-             "--host", "0.0.0.0", "--port", "8080"],  # noqa: S104 - inside the test's namespace
+             "--host", "127.0.0.1", "--port", "8080", "--proxied", "--counts-socket", str(counts)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))  # fmt: skip
+        run = tmp_path / "nginx-run"
+        run.mkdir()
+        conf = tmp_path / "nginx.conf"
+        conf.write_text(nginx_conf(settings, runtime=str(run), user="root root",
+                                   counts=str(counts)))  # fmt: skip
+        procs.append(subprocess.Popen(
+            ["ip", "netns", "exec", k, "nginx", "-e", "stderr", "-c", str(conf)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         ))  # fmt: skip
         procs.append(subprocess.Popen(  # something "on the internet" a phone must not reach
             ["ip", "netns", "exec", net, sys.executable, "-m", "http.server", "--bind",
              "10.99.0.2", "8081"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         ))  # fmt: skip
         deadline = time.monotonic() + 20
-        while (
-            in_ns(k, sys.executable, str(PHONE), "tcp", "127.0.0.1", "8080").stdout.strip()
-            != "open"
-        ):
-            assert time.monotonic() < deadline, "kiosk serve did not start"
-            time.sleep(0.2)
+        for host, port in (("127.0.0.1", "8080"), ("10.42.0.1", "80")):
+            while in_ns(k, sys.executable, str(PHONE), "tcp", host, port).stdout.strip() != "open":
+                assert time.monotonic() < deadline, f"nothing listens on {host}:{port}"
+                time.sleep(0.2)
         yield names, tmp_path
     finally:
         for proc in procs:
@@ -180,6 +191,7 @@ def test_a_phone_joins_lands_on_the_portal_and_reaches_nothing_else(network):
         listener.terminate()
         listener.wait(timeout=10)
     assert phone(p1, "tcp", "10.42.0.1", "22") == "closed"
+    assert phone(p1, "tcp", "10.42.0.1", "8080") == "closed"  # the app: only through nginx
     # Plain HTTP to any address lands on the kiosk.
     assert phone(p1, "http", "GET", "http://10.99.0.2/en/").startswith(
         "302 http://10.42.0.1/portal"

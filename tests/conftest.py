@@ -139,6 +139,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_listening(port: int, proc: subprocess.Popen, failure, timeout: float = 10) -> None:
+    """Wait until something accepts on 127.0.0.1:``port``; raise ``failure()``'s text if the
+    process ends first or nothing listens within ``timeout`` seconds."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(failure()) from None
+            time.sleep(0.05)
+
+
 class Server:
     """A real ``kiosk serve`` (waitress) in a subprocess."""
 

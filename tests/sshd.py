@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import getpass
 import os
-import socket
 import subprocess
-import time
 from pathlib import Path
 
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until_listening
 
 
 class SshServer:
@@ -41,15 +39,7 @@ class SshServer:
             stdout=subprocess.DEVNULL,
             stderr=self._log,
         )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError((folder / "sshd.log").read_text()) from None
-                time.sleep(0.05)
+        wait_until_listening(self.port, self.proc, (folder / "sshd.log").read_text)
 
     def cut(self) -> None:
         """Drop every open connection too (sshd's per-connection children), then stop."""

@@ -26,7 +26,7 @@ from kiosk.device.services import nginx_conf, render
 from kiosk.releases.build import build_release
 from kiosk.releases.install import ReleaseStore
 from kiosk.web.pages import STATIC
-from tests.conftest import FIXTURE_CONTENT, Server, free_port
+from tests.conftest import FIXTURE_CONTENT, Server, free_port, wait_until_listening
 
 NGINX = "/usr/sbin/nginx"
 PHONE_A, PHONE_B = "127.0.0.2", "127.0.0.3"
@@ -55,15 +55,9 @@ class Front:
             self.proc = subprocess.Popen(
                 [NGINX, "-e", "stderr", "-c", str(self.conf)], stdout=log, stderr=log
             )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError(f"nginx did not start: {self.log.read_text()}") from None
-                time.sleep(0.05)
+        wait_until_listening(
+            self.port, self.proc, lambda: f"nginx did not start: {self.log.read_text()}"
+        )
 
     def stop(self) -> None:
         if self.proc.poll() is None:

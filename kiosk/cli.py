@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -207,10 +209,10 @@ def _follow_for_front(app, www: Path, counts_socket: str | None) -> None:
     library.listeners.append(pages.stale)
     app.extensions["kiosk.pages_changed"] = [pages.stale]
     front.publish_static(www, STATIC, static_version())
-    try:
+    # Loading the live release tells the listeners above, whether it verifies or not (then
+    # they empty www/media): no separate first publish.
+    with contextlib.suppress(ReleaseNotFound):
         library.release()
-    except ReleaseNotFound:
-        front.publish_release(www, None)
     if counts_socket:
         listen_to_front(app, Path(counts_socket))
     pages.run()
@@ -225,8 +227,6 @@ class _OncePerMinute(logging.Filter):
         self.seconds, self.last, self.held = seconds, float("-inf"), 0
 
     def filter(self, record: logging.LogRecord) -> bool:
-        import time
-
         now = time.monotonic()
         if now - self.last < self.seconds:
             self.held += 1

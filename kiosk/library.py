@@ -122,7 +122,7 @@ class Library:
         self.problem: str | None = None
         # Told the live release (or None) whenever it changes: the front server's folder.
         self.listeners: list[Callable[[Release | None], None]] = []
-        self._expired = False
+        self._told: object = object()  # what the listeners last heard (nothing yet)
 
     @classmethod
     def from_settings(cls, settings) -> Library:
@@ -140,21 +140,23 @@ class Library:
                 # Expired while being served: stop showing it, as activation would have refused.
                 self.problem = f"The guides expired on {expires.date()}; install a newer release."
                 with self._lock:
-                    if not self._expired:
-                        self._expired = True
-                        self._tell(None)
+                    self._tell(None)
                 raise ReleaseNotFound(self.problem)
             return self._release
         with self._lock:
             if target != self._target or self._release is None:
                 self._load(target)
-                self._expired = False
                 self._tell(self._release)
         if self._release is None:
             raise ReleaseNotFound(self.problem or "No release is installed yet.")
         return self._release
 
     def _tell(self, release: Release | None) -> None:
+        """Tell the listeners when what is live changed: not on every look while there is
+        none (each look then loads again), nor on every request after it expired."""
+        if release is self._told:
+            return
+        self._told = release
         for listener in self.listeners:
             try:
                 listener(release)

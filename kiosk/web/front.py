@@ -108,6 +108,7 @@ class Pages:
         self.drawn: tuple | None = None
         self.generation = 0
         self.wake = threading.Event()
+        self.stopped = threading.Event()
         self.lock = threading.Lock()
 
     def stale(self, *_ignored) -> None:
@@ -172,7 +173,7 @@ class Pages:
         (installed by a sync or a stick) and a new day: a link read and a date compared."""
 
         def loop() -> None:
-            while True:
+            while not self.stopped.is_set():
                 try:
                     self.refresh()
                 except Exception as exc:  # nginx falls back to the app; try again later

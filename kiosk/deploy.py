@@ -206,7 +206,7 @@ def provision(c: Connection, kiosk: Kiosk, trusted_key: str | Path, artifact: st
         /usr/local/bin/kiosk services render --out /
         systemctl daemon-reload
         systemctl enable {UNITS}
-        systemctl restart nftables.service
+        systemctl restart nftables.service systemd-sysctl.service
         nmcli connection reload
         systemctl restart kiosk-web.service kiosk-proxy.service
         systemctl start kiosk-sync.timer

@@ -48,3 +48,48 @@ def test_waiting_for_a_first_release_costs_nothing(tmp_path, keypair, usage):
     thread.join(5)
     assert 1 <= len(looks) <= 4, len(looks)
     assert (www / "media").is_dir() and not any((www / "media").iterdir())
+
+
+def test_every_page_the_front_server_reports_is_counted_once_and_nothing_else(
+    tmp_path, fixture_release, keypair, usage
+):
+    """nginx's reports arrive faster than they are counted on a busy Pi: the receiver empties
+    the socket's queue before counting, so a burst of 300 is counted whole."""
+    import socket
+    import sqlite3
+
+    from kiosk.web import create_app
+    from kiosk.web.counting import listen_to_front
+
+    ReleaseStore(tmp_path).install(fixture_release, [keypair[1]])
+    app = create_app(device_settings(tmp_path, f"{keypair[0]}.pub"), usage=usage)
+    path = tmp_path / "counts.sock"
+    listen_to_front(app, path)
+    report = "<190>Dec  3 03:00:00 kiosk kiosk: {} {} {} {}"
+    not_pages = [
+        report.format("HEAD", "/en/guide/passport", 200, "-"),  # not a view
+        report.format("GET", "/en/guide/passport", 404, "-"),
+        report.format("GET", "/xx/guide/passport", 200, "-"),  # no such language
+        report.format("GET", "/en/guide/no-such", 200, "-"),
+        report.format("GET", "/en/guide/passport?q=1", 200, "-"),
+        "GET /en/guide/passport 200 -",  # not from nginx's syslog
+        "\ufffd" * 50,
+    ]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+        sender.connect(str(path))  # blocking: it waits while the queue is full, never drops
+        for i in range(300):
+            sender.send(report.format("GET", "/en/guide/passport", 200, f"v{i % 3}").encode())
+            if i % 50 == 0:
+                sender.send(not_pages[(i // 50) % len(not_pages)].encode())
+        sender.send(report.format("GET", "/ne/", 304, "v0").encode())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        usage.flush()
+        db = sqlite3.connect(tmp_path / "usage.db")
+        views = db.execute("select sum(views) from guide_day").fetchone()[0]
+        pages = db.execute("select sum(pages) from channel_day").fetchone()[0]
+        db.close()
+        if pages == 301:
+            break
+        time.sleep(0.1)
+    assert (views, pages) == (300, 301)

@@ -156,6 +156,13 @@ flush ruleset
 include "/etc/nftables.d/*.nft"
 """
 
+    files["etc/sysctl.d/60-first-mile-kiosk.conf"] = f"""\
+# nginx tells kiosk-web of each page it sends by itself in a datagram on a Unix socket
+# ({COUNTS_SOCKET}). Linux queues only 10 of them by default: when the CPU is busy, the
+# pages after those would go uncounted. Read when kiosk-web makes its socket.
+net.unix.max_dgram_qlen = {DGRAM_QUEUE}
+"""
+
     files["etc/systemd/journald.conf.d/kiosk.conf"] = """\
 # Logs in RAM only: spares the SD card, and nothing survives a seizure of the device.
 [Journal]
@@ -175,6 +182,9 @@ RuntimeMaxUse=32M
 
 
 COUNTS_SOCKET = "/run/kiosk-web/counts.sock"
+# How many of nginx's page reports the socket holds while kiosk-web is busy (Linux's default is
+# 10). In practice nginx's send buffer caps it lower, at about 270: 2 s of a busy hotspot.
+DGRAM_QUEUE = 512
 # A language's home or a guide, as the app's routes and kiosk.web.front.Pages name them.
 DRAWN_PAGE = r"^/[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}/(guide/[a-z0-9][a-z0-9-]{0,63})?$"
 

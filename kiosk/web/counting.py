@@ -7,6 +7,7 @@ into anything that is stored. No address, agent, referrer or query is ever hande
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import secrets
@@ -191,27 +192,34 @@ FRONT_LINE = re.compile(
 )
 
 
-def count_front_line(app: Flask, line: str) -> bool:
-    """Count one page the front server sent by itself; False when the line is not one."""
-    found = FRONT_LINE.search(line.strip())
-    if not found or found["method"] != "GET" or found["status"] not in ("200", "304"):
-        return False
+def count_front_lines(app: Flask, lines: list[str]) -> int:
+    """Count the pages the front server sent by itself; how many of ``lines`` were one."""
     try:
         release = app.extensions["kiosk.library"].release()
     except ReleaseNotFound:
-        return False
-    lang, gid = found["lang"], found["gid"]
-    if lang not in release.languages or (gid is not None and gid not in release.guide_by_id):
-        return False
+        return 0
     usage, visits = app.extensions["kiosk.usage"], app.extensions["kiosk.visits"]
-    visit = found["visit"].strip("-") or None
-    count_page(usage, visits, "phone", visit, lang=lang, gid=gid, adopt=True)
-    return True
+    counted = 0
+    for line in lines:
+        found = FRONT_LINE.search(line.strip())
+        if not found or found["method"] != "GET" or found["status"] not in ("200", "304"):
+            continue
+        lang, gid = found["lang"], found["gid"]
+        if lang not in release.languages or (gid is not None and gid not in release.guide_by_id):
+            continue
+        visit = found["visit"].strip("-") or None
+        count_page(usage, visits, "phone", visit, lang=lang, gid=gid, adopt=True)
+        counted += 1
+    return counted
 
 
-def listen_to_front(app: Flask, path: Path) -> threading.Thread:
+def listen_to_front(app: Flask, path: Path, batch: int = 256) -> threading.Thread:
     """Receive the front server's page reports on a Unix datagram socket at ``path``, in a
-    thread: counting stays in memory, off every request's path (nginx sends and moves on)."""
+    thread: counting stays in memory, off every request's path (nginx sends and moves on).
+
+    The socket's queue is short (net.unix.max_dgram_qlen, raised on the device by
+    kiosk.device.services), so each wake-up first empties it, up to ``batch`` reports, and
+    only then counts them: a report that finds the queue full is a page never counted."""
     path.unlink(missing_ok=True)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(path))
@@ -219,11 +227,14 @@ def listen_to_front(app: Flask, path: Path) -> threading.Thread:
 
     def receive() -> None:
         while True:
-            data = sock.recv(4096)
+            reports = [sock.recv(4096)]
+            with contextlib.suppress(BlockingIOError):
+                while len(reports) < batch:
+                    reports.append(sock.recv(4096, socket.MSG_DONTWAIT))
             try:
-                count_front_line(app, data.decode("utf-8", "replace"))
-            except Exception as exc:  # the next page must still be counted
-                log.warning("a page the front server sent could not be counted: %r", exc)
+                count_front_lines(app, [r.decode("utf-8", "replace") for r in reports])
+            except Exception as exc:  # the next pages must still be counted
+                log.warning("pages the front server sent could not be counted: %r", exc)
 
     thread = threading.Thread(target=receive, name="front-counts", daemon=True)
     thread.start()

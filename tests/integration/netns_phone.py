@@ -4,6 +4,7 @@ dns NAME            -> the A record the kiosk's DNS gives (raw UDP query, no res
 http METHOD URL     -> status and Location of one plain HTTP request
 media URL           -> status, sender and size of the first 100 bytes of a page's first MP3
 page URL            -> status and sender (front or app) of a page
+pages N URL         -> how many of N asks for a page on one connection the front server sent
 tcp HOST PORT       -> "open" or "closed" (2 s)
 """
 
@@ -73,6 +74,20 @@ def page(url: str) -> str:
     return f"{response.status} {'front' if drawn else 'app'}"
 
 
+def pages(count: str, url: str) -> str:
+    """ "<pages sent by the front server> front": a phone reading fast, one connection."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=5)
+    sent = 0
+    for _ in range(int(count)):
+        conn.request("GET", parts.path, headers={"Host": parts.netloc})
+        response = conn.getresponse()
+        response.read()
+        drawn = re.fullmatch(r'"[0-9a-f]+-[0-9a-f]+"', response.getheader("ETag") or "")
+        sent += response.status == 200 and drawn is not None
+    return f"{sent} front"
+
+
 def tcp(host: str, port: str) -> str:
     try:
         socket.create_connection((host, int(port)), timeout=2).close()
@@ -83,5 +98,12 @@ def tcp(host: str, port: str) -> str:
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    commands = {"dns": dns, "http": http_request, "media": media, "page": page, "tcp": tcp}
+    commands = {
+        "dns": dns,
+        "http": http_request,
+        "media": media,
+        "page": page,
+        "pages": pages,
+        "tcp": tcp,
+    }
     print(commands[command](*args))

@@ -19,6 +19,7 @@ from functools import cached_property
 from pathlib import Path
 
 from kiosk.errors import KioskError, ReleaseNotFound
+from kiosk.lru import LRU
 from kiosk.releases.install import ReleaseStore
 from kiosk.releases.manifest import MANIFEST, PublicKey, trusted_keys, verify_release
 from kiosk.text import fold_for_search
@@ -56,6 +57,9 @@ class Release:
         self.guide_by_id = {g.id: g for g in self.guides}
         self._timings: dict[str, list] = {}
         self.pages: dict[tuple[str, str], str] = {}  # rendered pages, by channel and path
+        # Search result pages: what visitors search for repeats, but any words can be asked
+        # for, so these are the most recently asked only (kiosk.web.pages.search).
+        self.searches: LRU[tuple, tuple[bool, str]] = LRU(512)
         self._lock = threading.Lock()
 
     @cached_property

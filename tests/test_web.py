@@ -141,6 +141,16 @@ def test_search_finds_with_snippets_and_escapes_what_was_typed(client):
     assert "zebra" in miss and 'href="/en/help"' in miss
 
 
+def test_a_search_asked_again_is_the_same_page_and_each_channel_keeps_its_own(client):
+    first = text(get(client, "/ro/search?q=pasaport"))
+    assert text(get(client, "/ro/search?q=pasaport")) == first  # the second from memory
+    screen = text(get(client, "/screen/ro/search?q=pasaport", SCREEN))
+    assert 'href="/screen/ro/guide/passport#sec-' in screen and 'href="/ro/guide/' not in screen
+    assert 'href="/ro/guide/passport#sec-' in text(get(client, "/ro/search?q=pasaport"))
+    other = text(get(client, "/ro/search?q=pasaportul"))
+    assert 'value="pasaportul"' in other and 'value="pasaport"' not in other  # not another's
+
+
 def test_help_filters_by_country_and_language_and_flags_examples_and_stale(client):
     body = text(get(client, "/en/help"))
     assert 'href="tel:100"' in body and 'href="tel:+00000000001"' in body

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import threading
-from collections import OrderedDict
 
 from flask import Flask, Response, abort, request
+
+from kiosk.lru import LRU
 
 COMPRESSIBLE = ("text/", "application/json", "application/javascript", "image/svg+xml")
 CSP = (
@@ -16,29 +16,17 @@ CSP = (
 )
 
 
-class _GzipCache:
-    """Compressed bodies by content hash, so a busy page is compressed once."""
-
-    def __init__(self, size: int = 256) -> None:
-        self.size = size
-        self.items: OrderedDict[str, bytes] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: str, body: bytes) -> bytes:
-        with self.lock:
-            if key in self.items:
-                self.items.move_to_end(key)
-                return self.items[key]
+def _gzipped(cache: LRU[str, bytes], key: str, body: bytes) -> bytes:
+    """A body compressed once per content hash, so a busy page is not compressed again."""
+    packed = cache.get(key)
+    if packed is None:
         packed = gzip.compress(body, compresslevel=6, mtime=0)
-        with self.lock:
-            self.items[key] = packed
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
-        return packed
+        cache.put(key, packed)
+    return packed
 
 
 def install(app: Flask) -> None:
-    cache = _GzipCache()
+    cache: LRU[str, bytes] = LRU(256)
 
     @app.before_request
     def refuse_oversized_bodies():
@@ -63,7 +51,7 @@ def install(app: Flask) -> None:
         response.headers["Vary"] = "Accept-Encoding"
         gzip_ok = "gzip" in request.headers.get("Accept-Encoding", "").lower()
         if gzip_ok and len(body) > 600:
-            response.set_data(cache.get(digest, body))
+            response.set_data(_gzipped(cache, digest, body))
             response.headers["Content-Encoding"] = "gzip"
             response.set_etag(f"{digest}-gz")
         else:

@@ -246,11 +246,15 @@ def search(lang: str):
     _language(lang)
     release = _release()
     query = request.args.get("q", "")[:200].strip()
-    hits = []
     if query:
         g.search_query = query
         g.search_known_words = release.known_words
-        for hit in search_index(release.root / "search.db", query, lang):
+    # The same words in the same language give the same page to everyone on a channel.
+    key = (request.blueprint, lang, query, dt.date.today())
+    found = release.searches.get(key)
+    if found is None:
+        hits = []
+        for hit in search_index(release.root / "search.db", query, lang) if query else []:
             guide_ = release.guide_by_id.get(hit["guide"])
             if guide_ is None:
                 continue
@@ -258,8 +262,12 @@ def search(lang: str):
             snippet = snippet.replace("\x02", "<mark>").replace("\x03", "</mark>")
             snippet = Markup(snippet)  # noqa: S704 - escaped above, then only <mark> added
             hits.append({**hit, "title": guide_.text[lang]["title"], "snippet": snippet})
-        g.search_found = bool(hits)
-    return render_template("search.html", **_context(release, lang, query=query, hits=hits))
+        context = _context(release, lang, query=query, hits=hits)
+        found = (bool(hits), render_template("search.html", **context))
+        release.searches.put(key, found)
+    if query:
+        g.search_found = found[0]
+    return found[1]
 
 
 @site.get("/<lang>/help")

@@ -217,3 +217,40 @@ def sample_server(sample_device, keypair):
     server = Server(sample_device, Path(f"{keypair[0]}.pub"))
     yield server
     server.stop()
+
+
+def qr_codes(html: str) -> list[str]:
+    """What a phone's camera reads from each QR code drawn inline in ``html``: its path drawn
+    into a bitmap here, then decoded by zbar (zbar-tools), as a scanner app would."""
+    import re
+
+    found = []
+    for svg in re.findall(r"<svg[^>]*class=\"segno\".*?</svg>", html, re.S):
+        box = int(re.search(r'viewBox="0 0 (\d+) \d+"', svg)[1])
+        scale = int(re.search(r'transform="scale\((\d+)\)"', svg)[1])
+        size = box // scale
+        grid = [[0] * size for _ in range(size)]
+        x = y = 0.0
+        for op, a, b in re.findall(r"([Mmh])(-?[\d.]+)(?: (-?[\d.]+))?", re.search(
+                r' d="([^"]+)"', svg)[1]):  # fmt: skip
+            if op == "M":
+                x, y = float(a), float(b)
+            elif op == "m":
+                x, y = x + float(a), y + float(b)
+            else:  # h: a run of dark modules on this row
+                for col in range(int(x), int(x + float(a))):
+                    grid[int(y)][col] = 1
+                x += float(a)
+        pad, zoom = 4, 6  # a wide quiet zone round it, as on a screen
+        grid = (
+            [[0] * (size + 2 * pad)] * pad
+            + [[0] * pad + row + [0] * pad for row in grid]
+            + [[0] * (size + 2 * pad)] * pad
+        )
+        rows = ["".join(str(v) * zoom for v in row) for row in grid for _ in range(zoom)]
+        side = (size + 2 * pad) * zoom
+        pbm = f"P1\n{side} {side}\n" + "\n".join(rows) + "\n"
+        out = subprocess.run(["zbarimg", "--raw", "-q", "pbm:-"], input=pbm.encode(),
+                             capture_output=True, check=True)  # fmt: skip
+        found.append(out.stdout.decode().strip())
+    return found

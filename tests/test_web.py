@@ -9,12 +9,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-import segno
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kiosk.web import create_app
-from tests.conftest import device_settings
+from tests.conftest import device_settings, qr_codes
 
 PHONE = {"REMOTE_ADDR": "10.42.0.23"}
 SCREEN = {"REMOTE_ADDR": "127.0.0.1"}
@@ -111,9 +110,7 @@ def test_screen_gets_qr_codes_and_idle_reset_phone_gets_downloads(client, app):
     body = text(get(client, "/screen/ne/guide/passport", SCREEN))
     portal = app.extensions["kiosk.settings"].portal_url.rstrip("/")
     ssid = app.extensions["kiosk.settings"].wifi_ssid
-    for data in (f"WIFI:S:{ssid};T:nopass;;", f"{portal}/ne/guide/passport"):
-        svg = segno.make(data, error="m").svg_inline(scale=4, dark="#1d3557", border=2)
-        assert svg in body, data
+    assert qr_codes(body) == [f"WIFI:S:{ssid};T:nopass;;", f"{portal}/ne/guide/passport"]
     assert 'data-idle="90"' in body and 'data-home="/screen/"' in body
     assert "save.html" not in body
     phone = text(get(client, "/ne/guide/passport"))
@@ -149,6 +146,13 @@ def test_a_search_asked_again_is_the_same_page_and_each_channel_keeps_its_own(cl
     assert 'href="/ro/guide/passport#sec-' in text(get(client, "/ro/search?q=pasaport"))
     other = text(get(client, "/ro/search?q=pasaportul"))
     assert 'value="pasaportul"' in other and 'value="pasaport"' not in other  # not another's
+
+
+def test_the_touchscreens_help_gives_each_number_as_a_code_a_phone_can_scan(client):
+    body = text(get(client, "/screen/en/help", SCREEN))
+    assert 'href="tel:' not in body  # a kiosk cannot dial
+    numbers = re.findall(r'<p class="number" dir="ltr">.*?</svg> ([^<]+)</p>', body)
+    assert numbers and qr_codes(body) == ["tel:" + n.replace(" ", "") for n in numbers]
 
 
 def test_help_filters_by_country_and_language_and_flags_examples_and_stale(client):
@@ -368,10 +372,7 @@ def test_attract_screen_is_for_the_touchscreen_only(client, app):
     assert 'data-invite="/media/100/audio/ui/ne/welcome.mp3"' in body
     assert 'data-quiet="21-7"' in body and 'data-invite-minutes="10"' in body
     ssid = app.extensions["kiosk.settings"].wifi_ssid
-    svg = segno.make(f"WIFI:S:{ssid};T:nopass;;", error="m").svg_inline(
-        scale=4, dark="#1d3557", border=2
-    )
-    assert svg in body
+    assert set(qr_codes(body)) == {f"WIFI:S:{ssid};T:nopass;;"}  # on every slide
     assert get(client, "/attract").status_code == 404
 
 
@@ -397,3 +398,36 @@ def test_a_release_that_expires_while_served_stops_being_shown(
     time.sleep(3.5)
     response = client.get("/en/", environ_base=PHONE)
     assert response.status_code == 503
+
+
+def test_help_shows_the_kiosks_own_country_first_then_where_the_visitor_is_understood(
+    sample_device, keypair, usage
+):
+    def countries(wifi_country: str, lang: str) -> list[str]:
+        settings = device_settings(
+            sample_device, Path(f"{keypair[0]}.pub"), wifi_country=wifi_country
+        )
+        body = text(get(create_app(settings, usage=usage).test_client(), f"/{lang}/help"))
+        return re.findall(r'class="country-name">([^<]+)<', body)
+
+    # A kiosk in Mexico: its own emergency numbers first, whoever reads.
+    assert countries("MX", "ne")[:2] == ["मेक्सिको", "नेपाल"]
+    # Nowhere set: the countries where a real contact speaks the visitor's language come
+    # first (a sample contact that speaks it does not count).
+    assert countries("00", "ne")[0] == "नेपाल"
+    assert countries("00", "es")[:2] == ["España", "México"]
+    assert len(countries("00", "es")) == len(set(countries("00", "es")))  # each country once
+
+
+def test_a_tiles_listen_says_the_title_and_the_summary(client, fixture_release):
+    body = text(get(client, "/en/"))
+    catalog = json.loads((fixture_release / "catalog.json").read_text())
+    passport = next(g for g in catalog["guides"] if g["id"] == "passport")["text"]["en"]
+    from kiosk.library import Release
+
+    timings = Release(fixture_release, 100).timings(passport["timings"])
+    first_section = passport["sections"][0]["sentences"][0]
+    button = re.search(r'<button[^>]*data-end="(\d+)"[^>]*aria-label="[^"]*: ' +
+                       re.escape(passport["title"]), body)  # fmt: skip
+    assert button, body
+    assert int(button[1]) == timings[first_section - 1][1] > timings[0][1]

@@ -68,7 +68,11 @@ def static_version() -> str:
 
 @lru_cache(maxsize=256)
 def qr_svg(data: str) -> Markup:
-    svg = segno.make(data, error="m").svg_inline(scale=4, dark="#1d3557", border=2)
+    # No fixed size (a viewBox only): each page's CSS gives the code its size on screen.
+    # make_qr, never make: a short text (a phone number) would otherwise become a Micro QR
+    # code, which phone cameras do not read.
+    code = segno.make_qr(data, error="m")
+    svg = code.svg_inline(scale=4, dark="#1d3557", border=2, omitsize=True)
     return Markup(svg)  # noqa: S704 - segno draws paths only; the data is not in the markup
 
 
@@ -274,6 +278,7 @@ def search(lang: str):
 def help_page(lang: str):
     _language(lang)
     release = _release()
+    words = release.words(lang)
     countries = sorted({c for contact in release.contacts for c in contact["countries"]})
     country = request.args.get("country", "")
     country = country if country in countries else ""
@@ -288,18 +293,38 @@ def help_page(lang: str):
     for c in contacts:
         c["name"] = c["organisation"].get(lang, c["organisation"][ref])
         c["open"] = c["hours"].get(lang, c["hours"][ref])
-    contacts.sort(key=lambda c: (c["example"], "emergency" not in c["topics"], c["name"]))
+        if g.channel == "screen":  # a kiosk cannot dial: a phone scans the number instead
+            c["call_qr"] = qr_svg("tel:" + re.sub(r"[^0-9+#*]", "", c["phone"]))
     return render_template(
         "help.html",
         **_context(
             release,
             lang,
-            contacts=contacts,
+            groups=_by_country(release, lang, contacts, words),
             countries=countries,
             country=country,
             speaks=speaks,
         ),
     )
+
+
+def _by_country(release: Release, lang: str, contacts: list[dict], words) -> list[tuple]:
+    """Contacts under their countries: first the country the kiosk stands in, then those
+    where a real contact (not a sample) speaks the visitor's language, then the rest by name.
+    In each country emergency numbers come first and sample contacts last."""
+    here = settings().wifi_country.upper()
+    spoken = {c for contact in release.contacts if lang in contact["languages"]
+              and not contact["example"] for c in contact["countries"]}  # fmt: skip
+
+    def rank(code: str) -> tuple:
+        return (code != here, code not in spoken, words.get(f"country.{code}", code))
+
+    groups: dict[str, list[dict]] = {}
+    for contact in contacts:
+        groups.setdefault(min(contact["countries"], key=rank), []).append(contact)
+    for items in groups.values():
+        items.sort(key=lambda c: (c["example"], "emergency" not in c["topics"], c["name"]))
+    return sorted(groups.items(), key=lambda item: rank(item[0]))
 
 
 @site.get("/<lang>/guide/<gid>/save.html")
@@ -363,10 +388,18 @@ def static_file(version: str, name: str):
     if version != static_version() or name not in static_names():
         abort(404)
     # Small files, read whole so that they are compressed like pages are.
-    mimetype = "text/css" if name.endswith(".css") else "text/javascript"
+    mimetype = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}[
+        Path(name).suffix
+    ]
     response = Response((STATIC / name).read_bytes(), mimetype=mimetype)
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     return response
+
+
+def favicon():
+    """Browsers that ask for /favicon.ico whatever the page says get "none" (the pages link
+    their icon, static/icon.svg), not a redirect and a 404 on every page."""
+    return Response(status=204, headers={"Cache-Control": "public, max-age=86400"})
 
 
 # ---------------------------------------------------------------- errors
@@ -401,5 +434,6 @@ def install(app: Flask) -> None:
     app.register_blueprint(site, name="screen", url_prefix="/screen")
     app.add_url_rule("/media/<int:version>/<path:rel>", "media", media)
     app.add_url_rule("/static/<version>/<name>", "static_file", static_file)
+    app.add_url_rule("/favicon.ico", "favicon", favicon)
     for status in (400, 403, 404, 405, 413, 414, 431, 500, 503):
         app.register_error_handler(status, lambda exc, status=status: _error_page(status))

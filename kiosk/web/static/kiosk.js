@@ -43,15 +43,45 @@
     if (timings.length && active && active.closest(".guide")) highlight(sentenceAt(ms));
     frame = requestAnimationFrame(tick);
   }
+  // While a button plays it says Stop (its words and its picture), and a Stop button floats
+  // at the bottom of the screen whenever the playing one has scrolled out of sight.
+  function label(button, playing) {
+    var words = button.lastChild, icon = button.querySelector("use");
+    if (!button.dataset.labelListen) {
+      button.dataset.labelListen = words.textContent;
+      button.dataset.ariaListen = button.getAttribute("aria-label") || "";
+    }
+    var stopWord = button.dataset.labelStop || floating.dataset.word;
+    words.textContent = playing ? " " + stopWord : button.dataset.labelListen;
+    if (icon) icon.setAttribute("href", playing ? "#i-stop" : "#i-speaker");
+    var aria = button.dataset.ariaListen;
+    if (aria) button.setAttribute("aria-label", playing ? aria.replace(/^[^:]*/, stopWord) : aria);
+  }
+  var floating = document.createElement("button");
+  floating.type = "button";
+  floating.className = "btn stop-float";
+  floating.hidden = true;
+  floating.dataset.word = (document.querySelector("[data-label-stop]") || { dataset: {} }).dataset.labelStop || "■";
+  floating.innerHTML = '<svg class="icon" aria-hidden="true"><use href="#i-stop"/></svg> ';
+  floating.appendChild(document.createTextNode(floating.dataset.word));
+  floating.addEventListener("click", function () { stop(); });
+  body.appendChild(floating);
+  var inView = true;
+  var watcher = window.IntersectionObserver && new IntersectionObserver(function (entries) {
+    inView = entries[entries.length - 1].isIntersecting;
+    floating.hidden = !active || inView;
+  });
   function stop() {
     audio.pause();
     cancelAnimationFrame(frame);
     highlight(-1);
     if (active) {
       active.classList.remove("playing");
-      active.setAttribute("aria-pressed", "false");
+      label(active, false);
+      if (watcher) watcher.unobserve(active);
     }
     active = null;
+    floating.hidden = true;
   }
   function play(button) {
     var src = new URL(button.dataset.src, location.href).href;
@@ -59,7 +89,8 @@
     active = button;
     stopAt = Number(button.dataset.end);
     button.classList.add("playing");
-    button.setAttribute("aria-pressed", "true");
+    label(button, true);
+    if (watcher) watcher.observe(button); else floating.hidden = false;
     if (audio.src !== src) audio.src = src;
     var start = function () {
       audio.currentTime = Number(button.dataset.start) / 1000;
@@ -74,13 +105,13 @@
   audio.addEventListener("ended", function () { report("finish"); stop(); });
   document.querySelectorAll("button.listen").forEach(function (b) {
     b.hidden = false;
-    b.setAttribute("aria-pressed", "false");
     b.addEventListener("click", function () { active === b ? stop() : play(b); });
   });
   // Tapping a language says its name in that language, then opens it.
   document.querySelectorAll("a[data-say]").forEach(function (a) {
     a.addEventListener("click", function (event) {
       event.preventDefault();
+      a.classList.add("going");  // seen at once, while its name is said
       var go = function () { navigate(a.href); };
       var voice = new Audio(a.dataset.say);
       voice.addEventListener("ended", go);
@@ -163,8 +194,21 @@
       var data = new FormData(form);
       if (event.submitter && event.submitter.name) data.append(event.submitter.name, event.submitter.value);
       fetch(form.action, { method: "POST", body: data })
-        .then(function (r) { navigate(r.url); })
+        .then(function (r) {
+          // fetch drops the fragment of where it was sent: the answer opens where it was asked.
+          var url = new URL(r.url);
+          if (form.closest("#helpful")) url.hash = "helpful";
+          navigate(url.href);
+        })
         .catch(function () { navigate(location.href); });
+    });
+  });
+  document.querySelectorAll("form[method=get]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var url = new URL(form.action);
+      url.search = new URLSearchParams(new FormData(form)).toString();
+      navigate(url.href);
     });
   });
   // The librarian's way in: hold a finger on the top-left corner for three seconds.

@@ -14,7 +14,8 @@ from playwright.sync_api import sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+        "--disable-component-update", "--disable-sync", "--no-first-run",
+        "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
 
 SHOTS = [
     ("phone", {"width": 360, "height": 740}, "phone-languages", "/"),
@@ -25,7 +26,22 @@ SHOTS = [
     ("screen", {"width": 800, "height": 480}, "screen-languages", "/screen/"),
     ("screen", {"width": 800, "height": 480}, "screen-home-ro", "/screen/ro/"),
     ("screen", {"width": 800, "height": 480}, "screen-guide-ne", "/screen/ne/guide/recruiters"),
+    ("screen", {"width": 800, "height": 480}, "screen-attract", "/screen/attract"),
+    (
+        "screen",
+        {"width": 800, "height": 480},
+        "screen-help-ne",
+        "/screen/ne/help?country=NP#contacts",
+    ),
+    ("phone", {"width": 360, "height": 740}, "phone-help-ne", "/ne/help"),
 ]
+# Shots of a moment: the page, what is done on it, and the file.
+MOMENTS = [
+    ({"width": 360, "height": 740}, "/ne/guide/recruiters", "phone-listening-ne",
+     "button.listen.big", "scrollTo(0, 2400)"),
+    ({"width": 800, "height": 480}, "/screen/es/guide/documents", "screen-thanks-es",
+     ".answer-no", ""),
+]  # fmt: skip
 
 
 def main(base: str, out: Path) -> None:
@@ -35,6 +51,16 @@ def main(base: str, out: Path) -> None:
         for _channel, viewport, name, path in SHOTS:
             page = browser.new_page(viewport=viewport, device_scale_factor=1)
             page.goto(base.rstrip("/") + path)
+            page.screenshot(path=str(out / f"{name}.png"))
+            page.close()
+        for viewport, path, name, tap, then in MOMENTS:
+            page = browser.new_page(viewport=viewport, device_scale_factor=1)
+            page.goto(base.rstrip("/") + path)
+            page.click(tap)
+            page.wait_for_timeout(2500)  # the voice reading on, or the answer's page shown
+            if then:
+                page.evaluate(then)
+                page.wait_for_timeout(500)
             page.screenshot(path=str(out / f"{name}.png"))
             page.close()
         password = os.environ.get("ADMIN_PASSWORD")

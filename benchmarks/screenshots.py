@@ -7,7 +7,10 @@ Run: .venv/bin/python benchmarks/screenshots.py BASE_URL OUT_DIR
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -63,6 +66,10 @@ def main(base: str, out: Path) -> None:
                 page.wait_for_timeout(500)
             page.screenshot(path=str(out / f"{name}.png"))
             page.close()
+        sheets = browser.new_page()
+        for lang, paper in (("en", "a4"), ("ne", "a5"), ("ar", "a4")):
+            leaflet_picture(sheets.request, base, lang, paper, out)
+        sheets.close()
         password = os.environ.get("ADMIN_PASSWORD")
         if password:  # the librarian's page, on the kiosk's own screen
             page = browser.new_page(viewport={"width": 800, "height": 480})
@@ -75,6 +82,18 @@ def main(base: str, out: Path) -> None:
             page.screenshot(path=str(out / "screen-admin-dashboard.png"))
             page.close()
         browser.close()
+
+
+def leaflet_picture(request, base: str, lang: str, paper: str, out: Path) -> None:
+    """The first page of a guide's printed leaflet, as the phone page links it."""
+    page = request.get(f"{base.rstrip('/')}/{lang}/guide/documents").text()
+    a4 = re.search(r'href="(/media/[^"]+-a4\.pdf)"', page)[1]
+    pdf = request.get(base.rstrip("/") + a4.replace("-a4.pdf", f"-{paper}.pdf")).body()
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "leaflet.pdf").write_bytes(pdf)
+        subprocess.run(["pdftoppm", "-r", "60", "-png", "-singlefile", "-f", "1", "-l", "1",
+                        f"{tmp}/leaflet.pdf", str(out / f"leaflet-{lang}-{paper}")],
+                       check=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -384,7 +384,8 @@ def hq_publish(settings, src, key, root, channel, version, cache) -> None:
     speaker = Speaker(cache or settings.speech_cache_dir, rate=settings.speech_rate,
                       pitch=settings.speech_pitch, bitrate=settings.mp3_bitrate)  # fmt: skip
     result = publish(src, key, Path(root), channel, speaker, version=version,
-                     progress=lambda m: click.echo(m, err=True))  # fmt: skip
+                     progress=lambda m: click.echo(m, err=True), portal_url=settings.portal_url,
+                     wifi_name=settings.wifi_ssid)  # fmt: skip
     click.echo(f"Published release {result.version} on channel {channel}.")
 
 
@@ -532,6 +533,8 @@ def build(settings, src, out, key, version, expires_days, cache) -> None:
         expires_days=expires_days or settings.release_expiry_days,
         workers=settings.speech_workers,
         progress=lambda msg: click.echo(msg, err=True),
+        portal_url=settings.portal_url,
+        wifi_name=settings.wifi_ssid,
     )
     for warning in result.warnings:
         click.echo(str(warning), err=True)

@@ -241,6 +241,7 @@ http {{
         audio/mpeg mp3;
         audio/ogg ogg opus;
         text/plain txt;
+        application/pdf pdf;
     }}
     default_type application/octet-stream;
     sendfile on;

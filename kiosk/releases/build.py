@@ -122,8 +122,11 @@ def build_release(
     workers: int = 2,
     now: dt.datetime | None = None,
     progress: Callable[[str], None] | None = None,
+    portal_url: str = "http://10.42.0.1/",
+    wifi_name: str = "Safe Migration Info",
 ) -> BuildResult:
-    """Build the content at ``src`` into a signed release folder ``out``."""
+    """Build the content at ``src`` into a signed release folder ``out``. ``portal_url`` and
+    ``wifi_name`` are what the leaflets' QR codes and words point phones to."""
     started = time.monotonic()
     say = progress or (lambda _msg: None)
     now = now or dt.datetime.now(dt.UTC)
@@ -148,7 +151,8 @@ def build_release(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        result = _build_into(tmp, content, speaker, workers, say)
+        leaflets = {"portal_url": portal_url, "wifi_name": wifi_name, "version": version}
+        result = _build_into(tmp, content, speaker, workers, say, leaflets)
         write_manifest(tmp, version, now, now + dt.timedelta(days=expires_days), key)
         if out.exists():
             out.rmdir()
@@ -171,7 +175,7 @@ def build_release(
     )
 
 
-def _build_into(root: Path, content: Content, speaker: Speaker, workers, say) -> dict:
+def _build_into(root: Path, content: Content, speaker: Speaker, workers, say, leaflets) -> dict:
     voices = {lang.tag: (lang.voice or None) for lang in content.languages}
     jobs: list[_Job] = []
     passages: list[dict] = []
@@ -277,6 +281,10 @@ def _build_into(root: Path, content: Content, speaker: Speaker, workers, say) ->
     for name in sorted(used):
         shutil.copyfile(content.icons[name], root / "icons" / f"{name}.svg")
 
+    started = time.monotonic()
+    drawn = _draw_leaflets(root, content, guides_out, leaflets)
+    say(f"leaflets: {drawn} PDFs in {time.monotonic() - started:.1f} s")
+
     catalog = {
         "format": CATALOG_FORMAT,
         "reference": content.reference,
@@ -298,3 +306,20 @@ def _build_into(root: Path, content: Content, speaker: Speaker, workers, say) ->
     }
     _write_json(root / CATALOG, catalog)
     return {"audio_ms": audio_ms, "tracks": len(jobs)}
+
+
+def _draw_leaflets(root: Path, content: Content, guides: list[dict], options: dict) -> int:
+    """Every guide in every language on paper (A4 and A5); each text learns its leaflets."""
+    from kiosk.releases.leaflet import Leaflets, help_lines
+
+    drawn = 0
+    with Leaflets(root, **options) as leaflets:
+        for lang in content.languages:
+            tag = lang.tag
+            language = {"tag": tag, "dir": lang.dir}
+            contacts = help_lines(content.contacts, tag, content.reference)
+            for guide in guides:
+                written = leaflets.draw(guide, language, content.ui[tag], contacts)
+                guide["text"][tag]["leaflets"] = written
+                drawn += len(written)
+    return drawn

@@ -1,0 +1,124 @@
+"""Printable leaflets: every guide in every language, as A4 and A5 PDFs, built into the release
+(so they are signed like every other file) for librarians to hand to visitors with no phone.
+
+Printed by Debian's Chromium (driven by Playwright): its PDFs carry the text as it was
+written, so copying, searching and screen readers get the right words. WeasyPrint drew the
+same pages well but wrote Devanagari back out wrong: pdftotext read "यो मा र्गद र्गन" for
+"यो मार्गदर्शन" and "प्र त लि पि" for "प्रतिलिपि". Each leaflet has the guide's sections, the
+help lines that speak its language, and a QR code to the same guide, with its audio, on the
+kiosk's Wi-Fi. About 35 ms a leaflet once the browser runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import segno
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from kiosk.errors import KioskError
+
+PAPERS = ("a4", "a5")
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _browser(playwright):
+    if not Path(CHROMIUM).exists():
+        raise KioskError("Leaflets are printed by Chromium: apt-get install chromium")
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+
+
+def _qr_data_uri(data: str) -> str:
+    return segno.make_qr(data, error="m").svg_data_uri(dark="#14213d", border=2, scale=4)
+
+
+def _printable(html: str) -> Markup:
+    """A section's HTML without its links (a link on paper goes nowhere) or sentence marks."""
+    html = re.sub(r"</?a\b[^>]*>", "", html)
+    html = re.sub(r"</?span\b[^>]*>", "", html)
+    return Markup(html)  # noqa: S704 - the release's own sanitised HTML, only tags removed
+
+
+def help_lines(contacts: list[dict], lang: str, reference: str) -> list[dict]:
+    """The contacts someone answers in ``lang``: real ones first, emergency numbers first,
+    samples last (and marked as samples on the paper too)."""
+    chosen = [c for c in contacts if lang in c["languages"]]
+    lines = [
+        {
+            **c,
+            "name": c["organisation"].get(lang, c["organisation"][reference]),
+            "open": c["hours"].get(lang, c["hours"][reference]),
+        }
+        for c in chosen
+    ]
+    lines.sort(key=lambda c: (c["example"], "emergency" not in c["topics"], c["name"]))
+    return lines
+
+
+class Leaflets:
+    """Draws guides' leaflets into a release folder being built; use it as a context manager
+    (one browser for all of them)."""
+
+    def __init__(self, root: Path, *, portal_url: str, wifi_name: str, version: int) -> None:
+        self.root = root
+        self.portal_url = portal_url.rstrip("/")
+        self.wifi_name = wifi_name
+        self.version = version
+        env = Environment(
+            loader=PackageLoader("kiosk.releases", "."), autoescape=select_autoescape(["html"])
+        )
+        self.template = env.get_template("leaflet.html")
+
+    def __enter__(self) -> Leaflets:
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:  # headquarters' machines have it; kiosks never build releases
+            raise KioskError(
+                "Leaflets are printed with Playwright, which is missing here: "
+                "pip install 'first-mile-kiosk[hq]'"
+            ) from None
+        self._playwright = sync_playwright().start()
+        try:
+            self._browser = _browser(self._playwright)
+        except BaseException:
+            self._playwright.stop()
+            raise
+        self._page = self._browser.new_page()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._browser.close()
+        self._playwright.stop()
+
+    def draw(self, guide: dict, lang: dict, words: dict, contacts: list[dict]) -> dict[str, str]:
+        """Write leaflets/<guide>/<lang>-a4.pdf and -a5.pdf; return {paper: release path}."""
+        text = guide["text"][lang["tag"]]
+        url = f"{self.portal_url}/{lang['tag']}/guide/{guide['id']}"
+        icon = base64.b64encode((self.root / guide["icon"]).read_bytes()).decode()
+        written = {}
+        for paper in PAPERS:
+            html = self.template.render(
+                paper=paper,
+                lang=lang,
+                text=text,
+                sections=[{**s, "body": _printable(s["html"])} for s in text["sections"]],
+                words=words,
+                contacts=contacts,
+                icon=f"data:image/svg+xml;base64,{icon}",
+                qr=_qr_data_uri(url),
+                url=url,
+                wifi_name=self.wifi_name,
+                version=self.version,
+            )
+            rel = f"leaflets/{guide['id']}/{lang['tag']}-{paper}.pdf"
+            target = self.root / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._page.set_content(html)  # every picture is inline: nothing is fetched
+            self._page.pdf(path=str(target), prefer_css_page_size=True, print_background=True)
+            written[paper] = rel
+        return written

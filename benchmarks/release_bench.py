@@ -51,8 +51,11 @@ def main() -> None:
         cold = build_release(args.content, tmp / "cold", key, speaker, version=1)
         cold_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        build_release(args.content, tmp / "warm", key, speaker, version=2)
+        said: list[str] = []
+        build_release(args.content, tmp / "warm", key, speaker, version=2, progress=said.append)
         warm_s = time.perf_counter() - t0
+        leaflets_line = next(line for line in said if line.startswith("leaflets:"))
+        pdfs = sorted(p.stat().st_size for p in (tmp / "warm" / "leaflets").rglob("*.pdf"))
 
         guide_mp3 = list((tmp / "cold" / "audio" / "guides").rglob("*.mp3"))
         mp3_bytes = sum(p.stat().st_size for p in guide_mp3)
@@ -79,6 +82,11 @@ def main() -> None:
             ("audio seconds rendered per second (cold)", f"{cold.audio_ms / 1000 / cold_s:.0f}"),
             ("MP3 bytes per minute of speech", f"{mp3_bytes / guide_minutes / 1000:.1f} KB"),
             ("MP3 speech band kept", lowpass_hz(speaker, tmp)),
+            ("leaflets (warm build)", leaflets_line.removeprefix("leaflets: ")),
+            (
+                "leaflet size",
+                f"{pdfs[0] / 1e3:.0f}-{pdfs[-1] / 1e3:.0f} KB, {sum(pdfs) / 1e6:.1f} MB in all",
+            ),
             ("release size", f"{cold.bytes / 1e6:.1f} MB in {cold.files} files"),
             ("verify (signature + every sha256)", f"{verify_s:.2f} s"),
             ("install (verify, copy, fsync, switch)", f"{install_s:.2f} s"),

@@ -10,7 +10,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from kiosk.cli import main
 from kiosk.errors import KioskError, ReleaseNotFound, ReleaseRejected, ToolMissing
 from kiosk.releases.radio import find_release, radio_pack
 
@@ -183,3 +185,45 @@ def test_a_version_number_is_found_where_headquarters_publishes_it(tmp_path):
         find_release("99", root)
     with pytest.raises(KioskError, match="channel name"):
         find_release("100", root, "../stable")
+
+
+def test_cli_writes_a_pack_and_prints_its_figures(tmp_path, fixture_release, keypair):
+    out = tmp_path / "pack"
+    result = CliRunner().invoke(
+        main, ["release", "radio-pack", str(fixture_release), str(out),
+               "--pubkey", f"{keypair[0]}.pub"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert re.fullmatch(
+        rf"Wrote the radio pack of release 100 to {re.escape(str(out))}: 4 languages \(1 text "
+        r"only\), 6 tracks, \d+\.\d minutes of audio, \d+\.\d MB, in \d+\.\d s\.",
+        last,
+    ), last
+    assert (out / "en" / "01-passport.mp3").is_file()
+
+
+def test_cli_version_number_without_root_is_a_clear_error(tmp_path, keypair):
+    out = tmp_path / "pack"
+    result = CliRunner().invoke(
+        main, ["release", "radio-pack", "100", str(out), "--pubkey", f"{keypair[0]}.pub"]
+    )
+    assert result.exit_code == 1
+    assert "100 looks like a release number" in result.output and "--root" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_cli_finds_a_published_version_and_says_when_there_is_none(
+    tmp_path, fixture_release, keypair
+):
+    root = tmp_path / "hq"
+    shutil.copytree(fixture_release, root / "releases" / "stable" / "100")
+    out = tmp_path / "pack"
+    result = CliRunner().invoke(
+        main, ["release", "radio-pack", "101", str(out), "--root", str(root),
+               "--pubkey", f"{keypair[0]}.pub"],
+    )  # fmt: skip
+    assert result.exit_code == 3
+    assert "There is no release 101 on channel stable" in result.output
+    assert not out.exists()

@@ -560,6 +560,37 @@ def verify(settings, directory, pubkey) -> None:
     )
 
 
+@release.command("radio-pack")
+@click.argument("version")
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False),
+    help="Headquarters' sync root, where VERSION is published (needed when it is a number).",
+)
+@click.option("--channel", default="stable", show_default=True, help="VERSION's channel.")
+@click.option("--pubkey", multiple=True, type=click.Path(dir_okay=False), help="Trusted key.")
+@pass_settings
+def radio_pack(settings, version, out, root, channel, pubkey) -> None:
+    """Write a release's guides for community radio into OUT: per language, each guide's track
+    at broadcast loudness (EBU R128) and a script of its words.
+
+    VERSION is a release folder, or a release number published under --root.
+    """
+    from kiosk.releases.radio import find_release
+    from kiosk.releases.radio import radio_pack as make_pack
+
+    folder = find_release(version, Path(root) if root else None, channel)
+    pack = make_pack(folder, Path(out), _trusted(settings, pubkey),
+                     progress=lambda msg: click.echo(msg, err=True))  # fmt: skip
+    text_only = f" ({len(pack.text_only)} text only)" if pack.text_only else ""
+    click.echo(
+        f"Wrote the radio pack of release {pack.version} to {out}: {pack.languages} languages"
+        f"{text_only}, {pack.tracks} tracks, {pack.audio_ms / 60000:.1f} minutes of audio, "
+        f"{pack.bytes / 1e6:.1f} MB, in {pack.seconds:.1f} s."
+    )
+
+
 @release.command()
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--pubkey", multiple=True, type=click.Path(dir_okay=False), help="Trusted key.")

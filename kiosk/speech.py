@@ -55,7 +55,7 @@ class Track:
         return cls([tuple(s) for s in data["spans"]], data["duration_ms"])
 
 
-def _require(tool: str, package: str) -> str:
+def require_tool(tool: str, package: str) -> str:
     path = shutil.which(tool)
     if path is None:
         raise ToolMissing(
@@ -106,8 +106,8 @@ class Speaker:
         self.rate = rate
         self.pitch = pitch
         self.bitrate = bitrate
-        self.espeak = _require("espeak-ng", "espeak-ng")
-        self.lame = _require("lame", "lame")
+        self.espeak = require_tool("espeak-ng", "espeak-ng")
+        self.lame = require_tool("lame", "lame")
 
     @cached_property
     def fingerprint(self) -> dict:
@@ -162,7 +162,7 @@ class Speaker:
             return cached.read_bytes()
         except FileNotFoundError:
             pass
-        sox = _require("sox", "sox")
+        sox = require_tool("sox", "sox")
         with tempfile.TemporaryDirectory() as tmp:
             source = path
             if path.suffix == ".mp3":

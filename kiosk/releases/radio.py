@@ -33,7 +33,7 @@ from kiosk.errors import KioskError, ReleaseNotFound, ReleaseRejected
 from kiosk.hq.root import CHANNEL_NAME
 from kiosk.releases.build import CATALOG_FORMAT
 from kiosk.releases.manifest import PublicKey, check_file, shown, verify_release
-from kiosk.speech import _require
+from kiosk.speech import require_tool
 
 TARGET_I = -23.0  # EBU R128 programme loudness, LUFS
 MAX_TP = -1.0  # EBU R128's ceiling for true peaks, dBTP
@@ -145,7 +145,7 @@ def radio_pack(
         catalog = _catalog(checked("catalog.json"))
         tracks = _tracks(catalog)
         spoken = [t for t in tracks if t.name]
-        ffmpeg = _require("ffmpeg", "ffmpeg") if spoken else ""
+        ffmpeg = require_tool("ffmpeg", "ffmpeg") if spoken else ""
         pack = work / "pack"
         for n, track in enumerate(spoken, 1):
             say(f"[{n}/{len(spoken)}] {track.name}")

@@ -312,14 +312,20 @@ def _draw_leaflets(root: Path, content: Content, guides: list[dict], options: di
     """Every guide in every language on paper (A4 and A5); each text learns its leaflets."""
     from kiosk.releases.leaflet import Leaflets, help_lines
 
-    drawn = 0
-    with Leaflets(root, **options) as leaflets:
-        for lang in content.languages:
-            tag = lang.tag
-            language = {"tag": tag, "dir": lang.dir}
-            contacts = help_lines(content.contacts, tag, content.reference)
-            for guide in guides:
-                written = leaflets.draw(guide, language, content.ui[tag], contacts)
-                guide["text"][tag]["leaflets"] = written
-                drawn += len(written)
-    return drawn
+    def draw_all() -> int:
+        drawn = 0
+        with Leaflets(root, **options) as leaflets:
+            for lang in content.languages:
+                tag = lang.tag
+                language = {"tag": tag, "dir": lang.dir}
+                contacts = help_lines(content.contacts, tag, content.reference)
+                for guide in guides:
+                    written = leaflets.draw(guide, language, content.ui[tag], contacts)
+                    guide["text"][tag]["leaflets"] = written
+                    drawn += len(written)
+        return drawn
+
+    # In a thread of its own: Playwright's browser cannot start in a thread that already runs
+    # an event loop (a caller's own browser, or an async program building a release).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(draw_all).result()

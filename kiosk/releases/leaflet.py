@@ -37,6 +37,15 @@ def _qr_data_uri(data: str) -> str:
     return segno.make_qr(data, error="m").svg_data_uri(dark="#14213d", border=2, scale=4)
 
 
+_DATE = re.compile(rb"/(CreationDate|ModDate) \(D:\d{14}")
+
+
+def _undated(pdf: bytes) -> bytes:
+    """The same leaflet from the same content is the same bytes (a build is reproducible):
+    the print time becomes a fixed one of the same length, so no offset in the file moves."""
+    return _DATE.sub(lambda m: b"/" + m[1] + b" (D:20000101000000", pdf)
+
+
 def _printable(html: str) -> Markup:
     """A section's HTML without its links (a link on paper goes nowhere) or sentence marks."""
     html = re.sub(r"</?a\b[^>]*>", "", html)
@@ -119,6 +128,7 @@ class Leaflets:
             target = self.root / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             self._page.set_content(html)  # every picture is inline: nothing is fetched
-            self._page.pdf(path=str(target), prefer_css_page_size=True, print_background=True)
+            pdf = self._page.pdf(prefer_css_page_size=True, print_background=True)
+            target.write_bytes(_undated(pdf))
             written[paper] = rel
         return written

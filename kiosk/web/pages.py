@@ -1,7 +1,8 @@
 """The guide site, for phones (``/``) and for the touchscreen (``/screen/``).
 
 Both channels share every page; the screen adds bigger targets, QR codes and an idle reset.
-The visitor's language lives in the URL, so no cookie is ever set.
+The visitor's language lives in the URL. The only cookie is a random visit token
+(kiosk.web.counting) that lives in the server's memory and is never written anywhere.
 """
 
 from __future__ import annotations

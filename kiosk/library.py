@@ -114,6 +114,21 @@ def is_stale(verified: str | None, today: dt.date | None = None) -> bool:
     return (today - dt.date.fromisoformat(verified)).days > STALE_AFTER_DAYS
 
 
+def contact_in(contact: dict, lang: str, reference: str) -> dict:
+    """A contact as a reader of ``lang`` sees it: its name and opening hours in that language
+    (the reference language's where there is no translation)."""
+    return {
+        **contact,
+        "name": contact["organisation"].get(lang, contact["organisation"][reference]),
+        "open": contact["hours"].get(lang, contact["hours"][reference]),
+    }
+
+
+def contact_order(contact: dict) -> tuple:
+    """Where a contact stands in a list: emergency numbers first, sample contacts last."""
+    return (contact["example"], "emergency" not in contact["topics"], contact["name"])
+
+
 class Library:
     """Follows the device's ``current`` release, verifying each one before it is shown."""
 

@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from kiosk.errors import KioskError
+from kiosk.library import contact_in, contact_order
 
 PAPERS = ("a4", "a5")
 
@@ -54,19 +55,10 @@ def _printable(html: str) -> Markup:
 
 
 def help_lines(contacts: list[dict], lang: str, reference: str) -> list[dict]:
-    """The contacts someone answers in ``lang``: real ones first, emergency numbers first,
-    samples last (and marked as samples on the paper too)."""
-    chosen = [c for c in contacts if lang in c["languages"]]
-    lines = [
-        {
-            **c,
-            "name": c["organisation"].get(lang, c["organisation"][reference]),
-            "open": c["hours"].get(lang, c["hours"][reference]),
-        }
-        for c in chosen
-    ]
-    lines.sort(key=lambda c: (c["example"], "emergency" not in c["topics"], c["name"]))
-    return lines
+    """The contacts someone answers in ``lang``, in their order on the help page (samples
+    last, and marked as samples on the paper too)."""
+    lines = [contact_in(c, lang, reference) for c in contacts if lang in c["languages"]]
+    return sorted(lines, key=contact_order)
 
 
 class Leaflets:

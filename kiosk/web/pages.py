@@ -32,7 +32,7 @@ from markupsafe import Markup, escape
 
 from kiosk import __version__
 from kiosk.errors import ReleaseNotFound
-from kiosk.library import Library, Release, is_stale
+from kiosk.library import Library, Release, contact_in, contact_order, is_stale
 from kiosk.search import search as search_index
 from kiosk.vocabulary import STEPS
 
@@ -286,14 +286,11 @@ def help_page(lang: str):
     speaks = request.args.get("language", "")
     speaks = speaks if speaks in release.languages else ""
     contacts = [
-        {**c, "stale": is_stale(c["verified"])}
+        {**contact_in(c, lang, release.reference), "stale": is_stale(c["verified"])}
         for c in release.contacts
         if (not country or country in c["countries"]) and (not speaks or speaks in c["languages"])
     ]
-    ref = release.reference
     for c in contacts:
-        c["name"] = c["organisation"].get(lang, c["organisation"][ref])
-        c["open"] = c["hours"].get(lang, c["hours"][ref])
         if g.channel == "screen":  # a kiosk cannot dial: a phone scans the number instead
             c["call_qr"] = qr_svg("tel:" + re.sub(r"[^0-9+#*]", "", c["phone"]))
     return render_template(
@@ -324,7 +321,7 @@ def _by_country(release: Release, lang: str, contacts: list[dict], words) -> lis
     for contact in contacts:
         groups.setdefault(min(contact["countries"], key=rank), []).append(contact)
     for items in groups.values():
-        items.sort(key=lambda c: (c["example"], "emergency" not in c["topics"], c["name"]))
+        items.sort(key=contact_order)
     return sorted(groups.items(), key=lambda item: rank(item[0]))
 
 

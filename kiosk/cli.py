@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from kiosk import __version__
+from kiosk.cli_content import content as content_group
 from kiosk.config import SETTINGS, Settings, load_settings
 from kiosk.errors import ContentInvalid, KioskError
 
@@ -628,6 +629,8 @@ def status(settings) -> None:
     click.echo(f"previous release: {store.previous_version or 'none'}")
     click.echo(f"highest ever installed: {store.highest() or 'none'}")
 
+
+main.add_command(content_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

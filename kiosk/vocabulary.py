@@ -29,3 +29,12 @@ REQUIRED_UI_KEYS = (
     "welcome",
     *(f"step.{step}" for step in STEPS),
 )  # fmt: skip
+# Words every language must have before it is shown at all: those of the Help page, where a
+# visitor in trouble must understand every word, and the names of the help topics. Any other
+# word a translation lacks is shown in the reference language, marked as such.
+SAFETY_UI_KEYS = (
+    "help", "help_intro", "call", "scan_to_call", "hours", "languages_spoken",
+    "not_verified_recently", "example_contact", "country_filter", "language_filter",
+    "all_countries", "show",
+    *(f"topic.{topic}" for topic in CONTACT_TOPICS),
+)  # fmt: skip

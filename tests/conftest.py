@@ -94,6 +94,17 @@ def copy_content(dst: Path) -> Path:
     return dst
 
 
+def partial_content(dst: Path) -> Path:
+    """The fixture content with Urdu added part-way (tests/fixtures/partial/README.md)."""
+    copy_content(dst)
+    overlay = ROOT / "tests" / "fixtures" / "partial"
+    shutil.copytree(overlay / "guides", dst / "guides", dirs_exist_ok=True)
+    shutil.copytree(overlay / "ui", dst / "ui", dirs_exist_ok=True)
+    languages = dst / "languages.toml"
+    languages.write_text(languages.read_text() + "\n" + (overlay / "language.toml").read_text())
+    return dst
+
+
 @pytest.fixture(scope="session")
 def device_dir(tmp_path_factory, fixture_release, keypair) -> Path:
     """A device data folder with the fixture release installed (shared: do not modify)."""

@@ -99,11 +99,11 @@ def test_every_problem_is_reported_at_once(tmp_path):
     (root / "ui" / "ne.toml").write_text('choose_language = "x"\nlisten = "y"\n')
     meta = root / "guides" / "help-abroad" / "guide.toml"
     meta.write_text(meta.read_text().replace('"social"', '"cosmic"'))
-    (root / "guides" / "passport" / "ro.md").unlink()
+    (root / "guides" / "passport" / "en.md").unlink()
     found = problems_of(root)
-    assert any("ui/ne.toml: search_results is missing" in p for p in found)
+    assert any("ui/ne.toml: help is missing" in p for p in found)  # the Help page's words
     assert any("unknown dimensions word 'cosmic'" in p for p in found)
-    assert any("passport/ro.md: translation missing" in p for p in found)
+    assert any("passport/en.md: every guide needs en.md" in p for p in found)
 
 
 def test_placeholders_must_survive_translation(tmp_path):

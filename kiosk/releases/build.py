@@ -175,6 +175,18 @@ def build_release(
     )
 
 
+def index_passages(gid: str, lang: str, text: dict, sentences: list) -> list[dict]:
+    """What the search index holds for one guide in one language: its intro, then sections."""
+    found = [{"guide": gid, "lang": lang, "section": "intro", "title": text["title"],
+              "summary": text["summary"]}]  # fmt: skip
+    for section in text["sections"]:
+        a, b = section["sentences"]
+        body = " ".join(t for _, t in sentences[a + 1 : b + 1])
+        found.append({"guide": gid, "lang": lang, "section": section["id"],
+                      "heading": section["heading"], "body": body})  # fmt: skip
+    return found
+
+
 def _build_into(root: Path, content: Content, speaker: Speaker, workers, say, leaflets) -> dict:
     voices = {lang.tag: (lang.voice or None) for lang in content.languages}
     jobs: list[_Job] = []
@@ -198,17 +210,7 @@ def _build_into(root: Path, content: Content, speaker: Speaker, workers, say, le
             segments = _segments(sentences, recordings)
             text.update(audio=None, timings=None, duration_ms=0, recorded=sorted(recordings))
             entry["text"][lang.tag] = text
-            for section in text["sections"]:
-                a, b = section["sentences"]
-                passages.append(
-                    {
-                        "guide": guide.id,
-                        "lang": lang.tag,
-                        "section": section["id"],
-                        "heading": section["heading"],
-                        "body": " ".join(t for _, t in sentences[a + 1 : b + 1]),
-                    }
-                )
+            passages += index_passages(guide.id, lang.tag, text, sentences)
             if voices[lang.tag] or all(s.recording for s in segments):
                 mp3 = f"audio/guides/{guide.id}/{lang.tag}.mp3"
                 timings = f"audio/guides/{guide.id}/{lang.tag}.json"

@@ -10,8 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.errors import ContentInvalid, Problem
+from kiosk.releases import translations
 from kiosk.releases.markdown import LINK_SCHEMES, ParsedGuide, parse_guide
-from kiosk.vocabulary import CONTACT_TOPICS, DIMENSIONS, REQUIRED_UI_KEYS, STEPS, SUPPORT
+from kiosk.vocabulary import (
+    CONTACT_TOPICS,
+    DIMENSIONS,
+    REQUIRED_UI_KEYS,
+    SAFETY_UI_KEYS,
+    STEPS,
+    SUPPORT,
+)
 
 ID = re.compile(r"^[a-z0-9][a-z0-9-]*\Z")  # \Z: "$" allows a final newline
 TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*\Z")
@@ -43,6 +51,8 @@ class Guide:
     support: list[str]
     texts: dict[str, ParsedGuide] = field(default_factory=dict)
     recordings: dict[tuple[str, str], Path] = field(default_factory=dict)  # (lang, section)
+    # lang → reference sections changed since it was translated; None: no record kept
+    stale: dict[str, list[str] | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -209,17 +219,33 @@ def _load_ui(root, report, reference, tags):
         ui[tag] = {k: v for k, v in flat.items() if isinstance(v, str)}
     ref = ui.get(reference, {})
     if reference in ui:
-        for key in REQUIRED_UI_KEYS:
+        for key in (*REQUIRED_UI_KEYS, *SAFETY_UI_KEYS):
             if key not in ref:
                 report.add(root / "ui" / f"{reference}.toml", 0, f"{key} is missing; pages need it")
     for tag, words in ui.items():
         if tag == reference:
             continue
         path = root / "ui" / f"{tag}.toml"
-        for key in sorted(set(ref) - set(words)):
-            if key.startswith("admin."):
-                continue  # the librarian's words fall back to the reference language
-            report.add(path, 0, f"{key} is missing (English: {ref[key]!r})")
+        missing = sorted(k for k in set(ref) - set(words) if not k.startswith("admin."))
+        for key in [k for k in missing if k in SAFETY_UI_KEYS]:
+            report.add(
+                path,
+                0,
+                f"{key} is missing (English: {ref[key]!r}); the Help page needs every word in "
+                "every language",
+            )
+        fallback = [k for k in missing if k not in SAFETY_UI_KEYS]
+        if fallback:
+            shown = ", ".join(fallback[:6]) + (
+                f" and {len(fallback) - 6} more" if len(fallback) > 6 else ""
+            )
+            report.add(
+                path,
+                0,
+                f"{len(fallback)} interface words are not translated yet and will show in "
+                f"{reference}: {shown}",
+                "warning",
+            )
         for key in sorted(set(words) - set(ref)):
             report.add(path, _key_line(texts[tag], key), f"{key} is not a known key")
         for key in sorted(set(ref) & set(words)):
@@ -316,8 +342,11 @@ def _load_guides(root, report, reference, tags, icons) -> list[Guide]:
             try:
                 parsed = parse_guide(path.read_text(encoding="utf-8"))
             except FileNotFoundError:
-                report.add(path, 0, f"translation missing: every guide needs {tag}.md")
-                continue
+                if tag == reference:
+                    report.add(
+                        path, 0, f"every guide needs {tag}.md: translations are checked against it"
+                    )
+                continue  # not translated yet: the guide is shown in the languages it has
             except UnicodeDecodeError:
                 report.add(path, 0, "file is not UTF-8 text; save it as UTF-8")
                 continue
@@ -346,12 +375,43 @@ def _load_guides(root, report, reference, tags, icons) -> list[Guide]:
                             section.line,
                             f"section {{#{section.id}}} is not in {reference}.md",
                         )
+        if ref is not None:
+            _check_translated(report, gdir, guide, reference)
         known = {"intro"} | {s.id for s in ref.sections} if ref else {"intro"}
         guide.recordings = _find_recordings(gdir / "audio", report, tags, known, "section id")
         guides.append(guide)
     if not guides:
         report.add(folder, 0, "there are no guides")
     return guides
+
+
+def _check_translated(report: _Report, gdir: Path, guide: Guide, reference: str) -> None:
+    """Note which sections of each translation were made from an older reference text."""
+    hashes = translations.section_hashes(guide.texts[reference])
+    recorded = translations.read(gdir)
+    for tag in guide.texts:
+        if tag == reference:
+            continue
+        stale = translations.stale_sections(hashes, recorded.get(tag))
+        guide.stale[tag] = stale
+        fix = f"kiosk content translated {report.root.name} --guide {guide.id} --lang {tag}"
+        if stale is None:
+            report.add(
+                gdir / f"{tag}.md",
+                0,
+                f"no record of which {reference}.md text this translates; once it is up to date, "
+                f"run: {fix}",
+                "warning",
+            )
+        elif stale:
+            changed = ", ".join("title and summary" if s == "intro" else f"{{#{s}}}" for s in stale)
+            report.add(
+                gdir / f"{tag}.md",
+                0,
+                f"{reference}.md changed since this was translated ({changed}); update the "
+                f"translation, then run: {fix}",
+                "warning",
+            )
 
 
 def _check_links(root: Path, report: _Report, guides: list[Guide]) -> None:
@@ -415,16 +475,10 @@ def _load_contacts(root, report, tags, ui, reference, today) -> list[dict[str, A
     block_lines = [n for n, line in enumerate(text.splitlines()) if line.strip() == "[[contact]]"]
     contacts: list[dict[str, Any]] = []
     seen: set[str] = set()
-    countries_named = (
-        set.intersection(
-            *[
-                {k[len("country.") :] for k in words if k.startswith("country.")}
-                for words in ui.values()
-            ]
-        )
-        if ui
-        else set()
-    )
+    # Other languages may leave a country's name out: it is then shown in the reference's.
+    countries_named = {
+        k[len("country.") :] for k in ui.get(reference, {}) if k.startswith("country.")
+    }
     for n, entry in enumerate(data.get("contact", [])):
         at = block_lines[n] if n < len(block_lines) else 0
 
@@ -463,7 +517,9 @@ def _load_contacts(root, report, tags, ui, reference, today) -> list[dict[str, A
                 report.add(path, line("countries"), f"{cid}: {code!r} is not a country code")
             elif code not in countries_named:
                 report.add(
-                    path, line("countries"), f"{cid}: country {code} has no name in every ui file"
+                    path,
+                    line("countries"),
+                    f"{cid}: country {code} has no name in ui/{reference}.toml",
                 )
         verified = entry.get("verified")
         if not isinstance(verified, dt.date) or isinstance(verified, dt.datetime):

@@ -1,7 +1,9 @@
 """Screenshots of what visitors see, at phone size and on the 800x480 touchscreen.
 
-Run: .venv/bin/python benchmarks/screenshots.py BASE_URL OUT_DIR
-(BASE_URL is a running `kiosk serve`, for example http://127.0.0.1:8080)
+Run: .venv/bin/python benchmarks/screenshots.py BASE_URL OUT_DIR [partial]
+(BASE_URL is a running `kiosk serve`, for example http://127.0.0.1:8080). With `partial`,
+BASE_URL serves the fixture with Urdu added part-way (tests/fixtures/partial/README.md), and
+only the pages of a language that has some guides are taken.
 """
 
 from __future__ import annotations
@@ -38,6 +40,13 @@ SHOTS = [
     ),
     ("phone", {"width": 360, "height": 740}, "phone-help-ne", "/ne/help"),
 ]
+# A language translated part-way: tests/fixtures/partial on top of tests/fixtures/content.
+PARTIAL_SHOTS = [
+    ("phone", {"width": 360, "height": 740}, "phone-home-ur-partial", "/ur/"),
+    ("phone", {"width": 360, "height": 740}, "phone-not-translated-ur", "/ur/guide/help-abroad"),
+    ("phone", {"width": 360, "height": 740}, "phone-guide-ur-fallback", "/ur/guide/passport"),
+    ("screen", {"width": 800, "height": 480}, "screen-home-ne-also-in", "/screen/ne/#elsewhere-h"),
+]
 # Shots of a moment: the page, what is done on it, and the file.
 MOMENTS = [
     ({"width": 360, "height": 740}, "/ne/guide/recruiters", "phone-listening-ne",
@@ -47,15 +56,18 @@ MOMENTS = [
 ]  # fmt: skip
 
 
-def main(base: str, out: Path) -> None:
+def main(base: str, out: Path, partial: bool = False) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        for _channel, viewport, name, path in SHOTS:
+        for _channel, viewport, name, path in PARTIAL_SHOTS if partial else SHOTS:
             page = browser.new_page(viewport=viewport, device_scale_factor=1)
             page.goto(base.rstrip("/") + path)
             page.screenshot(path=str(out / f"{name}.png"))
             page.close()
+        if partial:
+            browser.close()
+            return
         for viewport, path, name, tap, then in MOMENTS:
             page = browser.new_page(viewport=viewport, device_scale_factor=1)
             page.goto(base.rstrip("/") + path)
@@ -97,4 +109,4 @@ def leaflet_picture(request, base: str, lang: str, paper: str, out: Path) -> Non
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], Path(sys.argv[2]))
+    main(sys.argv[1], Path(sys.argv[2]), partial=sys.argv[3:] == ["partial"])

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from markupsafe import Markup, escape
+
 from kiosk.errors import KioskError, ReleaseNotFound
 from kiosk.lru import LRU
 from kiosk.releases.install import ReleaseStore
@@ -26,6 +28,30 @@ from kiosk.text import fold_for_search
 
 STALE_AFTER_DAYS = 365
 log = logging.getLogger(__name__)
+
+
+class Word(str):
+    """An interface word. One a language lacks is shown in the reference language's words,
+    and in HTML it says so: ``<span lang="en" dir="ltr">``, so it is read and spoken right.
+    Inside an attribute or a title, where no tag can go, use the ``plain`` filter."""
+
+    lang: str | None
+    dir: str
+
+    def __new__(cls, text: str, lang: str | None = None, direction: str = "ltr") -> Word:
+        word = super().__new__(cls, text)
+        word.lang, word.dir = lang, direction
+        return word
+
+    def __html__(self) -> Markup:
+        text = escape(str(self))
+        if self.lang is None:
+            return text
+        span = f'<span lang="{escape(self.lang)}" dir="{escape(self.dir)}">{text}</span>'
+        return Markup(span)  # noqa: S704 - every piece escaped above
+
+    def replace(self, old, new, count=-1) -> Word:  # type: ignore[override]
+        return Word(str.replace(self, old, new, count), self.lang, self.dir)
 
 
 @dataclass(frozen=True)
@@ -60,6 +86,7 @@ class Release:
         # Search result pages: what visitors search for repeats, but any words can be asked
         # for, so these are the most recently asked only (kiosk.web.pages.search).
         self.searches: LRU[tuple, tuple[bool, str]] = LRU(512)
+        self._words: dict[str, dict[str, Word]] = {}
         self._lock = threading.Lock()
 
     @cached_property
@@ -81,12 +108,30 @@ class Release:
                     words.add(fold_for_search(word))
         return words
 
-    def words(self, lang: str) -> dict[str, str]:
-        """Interface words in ``lang``, falling back to the reference language's."""
-        return {**self.catalog["ui"][self.reference], **self.catalog["ui"].get(lang, {})}
+    def words(self, lang: str) -> dict[str, Word]:
+        """Interface words in ``lang``; a word it lacks is the reference language's, marked."""
+        if lang not in self._words:
+            ref = self.languages[self.reference]
+            own = self.catalog["ui"].get(lang, {})
+            words = {
+                k: Word(v, ref["tag"], ref["dir"])
+                for k, v in self.catalog["ui"][ref["tag"]].items()
+            }
+            words.update({k: Word(v) for k, v in own.items()})
+            self._words[lang] = words
+        return self._words[lang]
 
     def ui_audio(self, lang: str) -> dict[str, str]:
-        return self.catalog["ui_audio"].get(lang, {})
+        """Spoken interface words; a word shown in the reference language is said in it."""
+        own = self.catalog["ui_audio"].get(lang, {})
+        ui = self.catalog["ui"].get(lang, {})
+        ref_ui = self.catalog["ui"][self.reference]
+        ref = self.catalog["ui_audio"].get(self.reference, {})
+        return {**{k: v for k, v in ref.items() if k in ref_ui and k not in ui}, **own}
+
+    def guides_in(self, lang: str) -> list[Guide]:
+        """The guides translated into ``lang``, in order."""
+        return [g for g in self.guides if lang in g.text]
 
     @cached_property
     def contacts(self) -> list[dict]:
@@ -114,14 +159,15 @@ def is_stale(verified: str | None, today: dt.date | None = None) -> bool:
     return (today - dt.date.fromisoformat(verified)).days > STALE_AFTER_DAYS
 
 
-def contact_in(contact: dict, lang: str, reference: str) -> dict:
+def contact_in(contact: dict, lang: str, reference: str, ref_dir: str = "ltr") -> dict:
     """A contact as a reader of ``lang`` sees it: its name and opening hours in that language
-    (the reference language's where there is no translation)."""
-    return {
-        **contact,
-        "name": contact["organisation"].get(lang, contact["organisation"][reference]),
-        "open": contact["hours"].get(lang, contact["hours"][reference]),
-    }
+    (the reference language's where there is no translation, marked so as a ``Word``)."""
+
+    def text(field: str) -> Word:
+        own = contact[field].get(lang)
+        return Word(own) if own is not None else Word(contact[field][reference], reference, ref_dir)
+
+    return {**contact, "name": text("organisation"), "open": text("hours")}
 
 
 def contact_order(contact: dict) -> tuple:

@@ -67,6 +67,13 @@ def test_install_makes_the_release_live_and_keeps_the_previous(store, tmp_path, 
     assert json.loads(store.state_file.read_text()) == {"highest": 6}
 
 
+def test_a_release_made_before_format_2_still_installs(store, tmp_path, keypair, trusted):
+    """Kiosks read format 1 (every guide in every language, the unicode61 search index)."""
+    release = make_release(tmp_path / "r1", keypair[0], 7)
+    resign(release, keypair[0], lambda d: d.update(format=1))
+    assert store.install(release, trusted).version == 7
+
+
 def test_install_copies_only_listed_files_and_keeps_two_releases(store, tmp_path, keypair, trusted):
     for version in (6, 7):
         store.install(make_release(tmp_path / f"r{version}", keypair[0], version), trusted)
@@ -166,7 +173,7 @@ def _tamper_cases():
         resign(root, key, lambda d: d.update(expires="2020-01-01T00:00:00Z"))
 
     def unknown_format(root, key, other):
-        resign(root, key, lambda d: d.update(format=2))
+        resign(root, key, lambda d: d.update(format=3))
 
     def huge_manifest(root, key, other):
         resign(root, key, lambda d: d.update(padding="x" * (1024 * 1024)))
@@ -205,7 +212,7 @@ def _tamper_cases():
         ("lower version", lower_version, "not newer than the one already installed"),
         ("same version", same_version, "not newer than the one already installed"),
         ("expired", expired, "expired on 2020-01-01"),
-        ("unknown format", unknown_format, "format 2, which this kiosk does not know"),
+        ("unknown format", unknown_format, "format 3, which this kiosk does not know"),
         ("manifest over 1 MiB", huge_manifest, "too large"),
         ("manifest not JSON", not_json, "not readable"),
     ]

@@ -192,8 +192,9 @@ def test_a_version_outside_what_the_build_writes_is_refused(
 @pytest.mark.parametrize(
     ("change", "words"),
     [
-        pytest.param(lambda b: b.replace(b'"format": 1', b'"format": true'), "format", id="true"),
-        pytest.param(lambda b: b.replace(b'"format": 1', b'"format": 1.0'), "format", id="1.0"),
+        pytest.param(lambda b: b.replace(b'"format": 2', b'"format": true'), "format", id="true"),
+        pytest.param(lambda b: b.replace(b'"format": 2', b'"format": 2.0'), "format", id="2.0"),
+        pytest.param(lambda b: b.replace(b'"format": 2', b'"format": 3'), "format", id="newer"),
         pytest.param(
             lambda b: b.replace(b'"version": 9', b'"version": 9,\n "version": 7'),
             "twice",
@@ -206,13 +207,13 @@ def test_a_version_outside_what_the_build_writes_is_refused(
         ),
         pytest.param(
             lambda b: b.replace(
-                b'"format": 1', b'"format": 1, "x": ' + b"[" * 200_000 + b"]" * 200_000
+                b'"format": 2', b'"format": 2, "x": ' + b"[" * 200_000 + b"]" * 200_000
             ),
             "not readable",
             id="nested 200000 deep",
         ),
         pytest.param(
-            lambda b: b.replace(b'"format": 1', b'"format": 1, "x": NaN'),
+            lambda b: b.replace(b'"format": 2', b'"format": 2, "x": NaN'),
             "not readable",
             id="NaN",
         ),

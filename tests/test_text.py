@@ -39,3 +39,23 @@ def test_folding_ignores_case_latin_accents_and_arabic_marks_but_keeps_devanagar
     assert fold_for_search("جَوَازُ") == "جواز"
     assert fold_for_search("पासपोर्ट") == "पासपोर्ट"
     assert strip_arabic_marks("السَّفَر") == "السفر"
+
+
+def test_the_writers_guide_names_every_sentence_end_the_kiosk_knows():
+    """content/README.md tells translators where a sentence ends: it must list them all."""
+    from pathlib import Path
+
+    from kiosk.text import _TERMINATORS
+
+    readme = (Path(__file__).parent.parent / "content" / "README.md").read_text(encoding="utf-8")
+    paragraph = readme.split("Write short sentences that end with")[1].split("\n\n")[0]
+    assert [ch for ch in _TERMINATORS if f"`{ch}`" not in paragraph] == []
+    assert "`۔` (the Urdu full stop)" in paragraph
+
+
+def test_urdu_sentences_end_at_the_urdu_full_stop():
+    from kiosk.text import split_sentences
+
+    assert split_sentences("پاسپورٹ آپ کا ہے۔ کاپی رکھیں۔ کیا آپ کو مدد چاہیے؟ جی ہاں۔") == [
+        "پاسپورٹ آپ کا ہے۔", "کاپی رکھیں۔", "کیا آپ کو مدد چاہیے؟", "جی ہاں۔",
+    ]  # fmt: skip

@@ -24,7 +24,7 @@ from kiosk.search import build_index
 from kiosk.speech import Segment, Speaker, Track
 
 CATALOG = "catalog.json"
-CATALOG_FORMAT = 1
+CATALOG_FORMAT = 2  # 2: a guide's text holds only the languages it is translated into
 
 
 @dataclass
@@ -205,7 +205,10 @@ def _build_into(root: Path, content: Content, speaker: Speaker, workers, say, le
             "text": {},
         }
         for lang in content.languages:
+            if lang.tag not in guide.texts:
+                continue  # not translated yet: shown in the languages it has
             text, sentences = _render_guide(guide, lang.tag)
+            text["stale"] = guide.stale.get(lang.tag) or []
             recordings = {sec: p for (tag, sec), p in guide.recordings.items() if tag == lang.tag}
             segments = _segments(sentences, recordings)
             text.update(audio=None, timings=None, duration_ms=0, recorded=sorted(recordings))
@@ -321,8 +324,11 @@ def _draw_leaflets(root: Path, content: Content, guides: list[dict], options: di
                 tag = lang.tag
                 language = {"tag": tag, "dir": lang.dir}
                 contacts = help_lines(content.contacts, tag, content.reference)
+                words = {**content.ui[content.reference], **content.ui[tag]}
                 for guide in guides:
-                    written = leaflets.draw(guide, language, content.ui[tag], contacts)
+                    if tag not in guide["text"]:
+                        continue
+                    written = leaflets.draw(guide, language, words, contacts)
                     guide["text"][tag]["leaflets"] = written
                     drawn += len(written)
         return drawn

@@ -32,7 +32,8 @@ from kiosk.releases.keys import load_private_key as load_private_key
 from kiosk.releases.keys import load_public_key as load_public_key
 from kiosk.releases.keys import trusted_keys as trusted_keys
 
-FORMAT = 1
+FORMAT = 2  # 2: partial translations in the catalog, and the search index of kiosk.search
+READS = (1, 2)  # formats this kiosk shows
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 MAX_MANIFEST_BYTES = 1024 * 1024
@@ -253,7 +254,7 @@ def read_manifest(root: str | os.PathLike[str], trusted: list[PublicKey]) -> Man
 
     data = _parse(raw)
     got = data.get("format")
-    if type(got) is not int or got != FORMAT:  # bool is an int, and 1.0 == 1: neither is 1
+    if type(got) is not int or got not in READS:  # bool is an int, and 1.0 == 1: neither is 1
         raise ReleaseRejected(
             f"The release uses format {shown(got)}, which this kiosk does not know. Update the "
             "kiosk software first."

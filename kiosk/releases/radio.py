@@ -202,7 +202,7 @@ def _catalog(path: Path) -> dict:
         catalog = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise ReleaseRejected("The release's catalog.json is not readable.") from None
-    if not isinstance(catalog, dict) or catalog.get("format") != CATALOG_FORMAT:
+    if not isinstance(catalog, dict) or catalog.get("format") not in (1, CATALOG_FORMAT):
         raise ReleaseRejected(
             "The release's catalog is in a format this kiosk does not know. Update the kiosk "
             "software first."
@@ -219,13 +219,16 @@ def _file_name(value: object, what: str) -> str:
 
 
 def _tracks(catalog: dict) -> list[_Track]:
-    """Every guide in every language, in catalog order, named as the pack names its files."""
+    """Every guide in each language it is in, in catalog order, named as the pack names its
+    files."""
     guides = catalog["guides"]
     width = max(2, len(str(len(guides))))  # 01 .. 99, then 001: names still sort in order
     tracks = []
     for lang in catalog["languages"]:
         tag = _file_name(lang["tag"], "language tag")
         for number, guide in enumerate(guides, 1):
+            if tag not in guide["text"]:
+                continue  # not translated yet; numbers stay the guide's in every language
             text = guide["text"][tag]
             stem = f"{number:0{width}d}-{_file_name(guide['id'], 'guide id')}"
             name = f"{tag}/{stem}.mp3" if text.get("audio") else None

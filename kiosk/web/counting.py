@@ -168,6 +168,8 @@ def install(app: Flask, usage: Usage, visit_minutes: int) -> None:
         args = request.view_args or {}
         lang = args.get("lang")
         gid = args.get("gid") if endpoint.endswith(".guide") else None
+        if gid is not None and not _translated(app, gid, lang):
+            gid = None  # a page saying the guide is not in this language yet: not a view
         token, new, _ = count_page(
             usage, visits, channel, token, lang=lang, gid=gid, adopt=given is not None
         )
@@ -182,6 +184,14 @@ def install(app: Flask, usage: Usage, visit_minutes: int) -> None:
             # and would otherwise reach k alone.
             usage.count_search(lang, channel, g.search_found, term, visit=None if new else token)
         return response
+
+
+def _translated(app: Flask, gid: str, lang: str | None) -> bool:
+    try:
+        guide = app.extensions["kiosk.library"].release().guide_by_id.get(gid)
+    except ReleaseNotFound:
+        return False
+    return guide is not None and lang in guide.text
 
 
 # The front server's pre-drawn pages, as nginx reports each one sent: "GET /ne/guide/visa 200
@@ -207,6 +217,8 @@ def count_front_lines(app: Flask, lines: list[str]) -> int:
         lang, gid = found["lang"], found["gid"]
         if lang not in release.languages or (gid is not None and gid not in release.guide_by_id):
             continue
+        if gid is not None and lang not in release.guide_by_id[gid].text:
+            gid = None  # the page that says the guide is not in this language yet
         visit = found["visit"].strip("-") or None
         count_page(usage, visits, "phone", visit, lang=lang, gid=gid, adopt=True)
         counted += 1

@@ -173,7 +173,7 @@ def attract():
             "name": release.words(tag)["kiosk_name"],
             "touch": release.words(tag)["welcome"],
             "join": release.words(tag)["join_wifi"],
-            "titles": [g_.text[tag]["title"] for g_ in release.guides],
+            "titles": [g_.text[tag]["title"] for g_ in release.guides_in(tag)],
             "invite": (
                 lambda rel: url_for("media", version=release.version, rel=rel) if rel else ""
             )(release.ui_audio(tag).get("welcome")),
@@ -201,7 +201,7 @@ def home(lang: str):
     groups = []
     placed: set[str] = set()
     for step in STEPS:
-        guides = [g_ for g_ in release.guides if g_.steps and g_.steps[0] == step]
+        guides = [g_ for g_ in release.guides_in(lang) if g_.steps and g_.steps[0] == step]
         guides = [g_ for g_ in guides if g_.id not in placed]
         placed.update(g_.id for g_ in guides)
         if guides:
@@ -213,7 +213,23 @@ def home(lang: str):
         if n["lang"] == lang:
             ms = notice_duration(settings().data_dir, n["id"])
             notices.append({**n, "audio": ms is not None, "audio_ms": ms or 0})
-    return render_template("home.html", **_context(release, lang, groups=groups, notices=notices))
+    elsewhere = [_elsewhere(release, g_) for g_ in release.guides if lang not in g_.text]
+    return render_template(
+        "home.html", **_context(release, lang, groups=groups, notices=notices, elsewhere=elsewhere)
+    )
+
+
+def _elsewhere(release: Release, item) -> dict:
+    """A guide not translated into the page's language: its title in a language it has
+    (the reference first), and each language it has, named in its own script."""
+    tags = [t for t in release.languages if t in item.text]
+    first = release.reference if release.reference in item.text else tags[0]
+    return {
+        "guide": item,
+        "title": item.text[first]["title"],
+        "lang": release.languages[first],
+        "languages": [release.languages[t] for t in tags],
+    }
 
 
 @site.get("/<lang>/guide/<gid>")
@@ -222,7 +238,12 @@ def guide(lang: str, gid: str):
     _language(lang)
     release = _release()
     item = _guide(release, gid)
-    order = release.guides
+    if lang not in item.text:
+        # Not translated yet: say so in the visitor's language, and offer the ones it has.
+        return render_template(
+            "elsewhere.html", **_context(release, lang, other=_elsewhere(release, item))
+        )
+    order = release.guides_in(lang)
     index = order.index(item)
     text = item.text[lang]
     return render_template(
@@ -286,7 +307,10 @@ def help_page(lang: str):
     speaks = request.args.get("language", "")
     speaks = speaks if speaks in release.languages else ""
     contacts = [
-        {**contact_in(c, lang, release.reference), "stale": is_stale(c["verified"])}
+        {
+            **contact_in(c, lang, release.reference, release.languages[release.reference]["dir"]),
+            "stale": is_stale(c["verified"]),
+        }
         for c in release.contacts
         if (not country or country in c["countries"]) and (not speaks or speaks in c["languages"])
     ]
@@ -330,6 +354,8 @@ def save_text(lang: str, gid: str):
     _language(lang)
     release = _release()
     item = _guide(release, gid)
+    if lang not in item.text:
+        abort(404)
     text = item.text[lang]
     # Links to other pages of the kiosk would be dead on the journey: keep their words only.
     text = {
@@ -352,7 +378,7 @@ def save_text(lang: str, gid: str):
 def save_audio(lang: str, gid: str):
     _language(lang)
     release = _release()
-    rel = _guide(release, gid).text[lang]["audio"]
+    rel = _guide(release, gid).text.get(lang, {}).get("audio")
     path = release.path_of(rel) if rel else None
     if path is None:
         abort(404)
@@ -428,6 +454,9 @@ def _error_page(status: int):
 
 
 def install(app: Flask) -> None:
+    # A word borrowed from another language is marked with a <span lang>; inside an
+    # attribute or <title>, where no tag can go, templates take its plain text.
+    app.add_template_filter(str, "plain")
     app.register_blueprint(site, name="phone")
     app.register_blueprint(site, name="screen", url_prefix="/screen")
     app.add_url_rule("/media/<int:version>/<path:rel>", "media", media)

@@ -13,6 +13,7 @@ import click
 
 from kiosk import __version__
 from kiosk.cli_content import content as content_group
+from kiosk.cli_content import studio as studio_command
 from kiosk.config import SETTINGS, Settings, load_settings
 from kiosk.errors import ContentInvalid, KioskError
 
@@ -631,6 +632,7 @@ def status(settings) -> None:
 
 
 main.add_command(content_group)
+main.add_command(studio_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from kiosk.errors import KioskError
+
 
 @click.group("content")
 def content() -> None:
@@ -46,7 +48,6 @@ def translated(src: str, langs: tuple[str, ...], guide_ids: tuple[str, ...]) -> 
 
     Run it after updating a translation; commit the guide's translated.toml with it.
     """
-    from kiosk.errors import KioskError
     from kiosk.releases import translations
     from kiosk.releases.source import load_content
 
@@ -76,3 +77,33 @@ def translated(src: str, langs: tuple[str, ...], guide_ids: tuple[str, ...]) -> 
         if records:
             translations.write(folder, records)
     click.echo(f"Recorded {marked} translation(s); commit translated.toml with them.", err=True)
+
+
+@click.command("studio")
+@click.argument("src", type=click.Path(file_okay=False), default="content")
+@click.option("--port", type=int, default=8070, show_default=True)
+@click.option("--no-browser", is_flag=True, help="Only print the address; open no browser.")
+def studio(src: str, port: int, no_browser: bool) -> None:
+    """Record the guides in a human voice, sentence by sentence, in your own browser.
+
+    Serves on 127.0.0.1 only; recordings are written into SRC beside the guides.
+    """
+    import webbrowser
+
+    from waitress import serve
+
+    from kiosk.releases.source import load_content
+    from kiosk.speech import Speaker
+    from kiosk.studio import create_studio
+
+    load_content(src)  # every problem in the content, before anyone starts reading
+    try:
+        speaker = Speaker(Path.home() / ".cache" / "first-mile-kiosk" / "speech")
+    except KioskError:
+        speaker = None  # no espeak-ng: sentence lengths are guessed from their letters
+    url = f"http://127.0.0.1:{port}/"
+    click.echo(f"The studio is at {url} (this computer only). Stop it with Ctrl+C.")
+    if not no_browser:
+        webbrowser.open(url)
+    serve(create_studio(src, speaker), host="127.0.0.1", port=port, threads=4,
+          ident="kiosk-studio", _quiet=True)  # fmt: skip

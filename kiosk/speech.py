@@ -38,6 +38,8 @@ class Segment:
 
     sentences: tuple[str, ...]
     recording: Path | None = None
+    # A person's recording of single sentences, by place (None: spoken by espeak-ng)
+    takes: tuple[Path | None, ...] = ()
 
 
 @dataclass
@@ -188,6 +190,12 @@ class Speaker:
             hashlib.sha256(s.recording.read_bytes()).hexdigest() if s.recording else None
             for s in segments
         ]
+        takes = [
+            [hashlib.sha256(t.read_bytes()).hexdigest() if t else None for t in s.takes]
+            for s in segments
+        ]
+        if any(any(t) for t in takes):
+            recorded.append(takes)  # a key unchanged for tracks without single-sentence takes
         key = self._key("track", voice, [list(s.sentences) for s in segments], recorded)
         cached_mp3 = self.cache / "tracks" / f"{key}.mp3"
         cached_json = cached_mp3.with_suffix(".json")
@@ -196,6 +204,7 @@ class Speaker:
             shutil.copyfile(cached_mp3, out)
             return Track.from_json(json.loads(cached_json.read_text()))
 
+        pieces = self._pieces(segments, voice)
         pcm = bytearray()
         track = Track()
 
@@ -205,27 +214,58 @@ class Speaker:
         def now_ms() -> int:
             return len(pcm) // 2 * 1000 // SAMPLE_RATE
 
-        for n, segment in enumerate(segments):
+        for n, (segment, sounds) in enumerate(zip(segments, pieces, strict=True)):
             if n:
                 pause(SEGMENT_PAUSE_MS)
             if segment.recording is not None:
                 start = now_ms()
-                pcm.extend(self.recording_pcm(segment.recording))
+                pcm.extend(sounds[0])
                 track.spans.extend(_estimate(segment.sentences, start, now_ms()))
                 continue
-            if voice is None:
-                raise KioskError("no voice and no recording for this text")
-            for m, sentence in enumerate(segment.sentences):
+            for m, sound in enumerate(sounds):
                 if m:
                     pause(SENTENCE_PAUSE_MS)
                 start = now_ms()
-                pcm.extend(self.pcm(sentence, voice))
+                pcm.extend(sound)
                 track.spans.append((start, now_ms()))
         track.duration_ms = now_ms()
         self.encode(bytes(pcm), cached_mp3)
         _atomic_write(cached_json, json.dumps(track.to_json()).encode())
         shutil.copyfile(cached_mp3, out)
         return track
+
+    def _pieces(self, segments: list[Segment], voice: str | None) -> list[list[bytes]]:
+        """The sound of each sentence (or of a segment's one recording). Where a track mixes
+        people's takes with espeak-ng, the takes are brought to the synthetic speech's
+        loudness, so the voice does not jump from one sentence to the next."""
+        pieces: list[list[bytes]] = []
+        human: list[tuple[int, int]] = []
+        for n, segment in enumerate(segments):
+            if segment.recording is not None:
+                pieces.append([self.recording_pcm(segment.recording)])
+                continue
+            sounds = []
+            for m, sentence in enumerate(segment.sentences):
+                take = segment.takes[m] if m < len(segment.takes) else None
+                if take is not None:
+                    sounds.append(self.recording_pcm(take))
+                    human.append((n, m))
+                elif voice is None:
+                    raise KioskError("no voice and no recording for this text")
+                else:
+                    sounds.append(self.pcm(sentence, voice))
+            pieces.append(sounds)
+        synthetic = [s for n, p in enumerate(pieces) for m, s in enumerate(p)
+                     if (n, m) not in human and segments[n].recording is None]  # fmt: skip
+        if human and synthetic:
+            from kiosk import audio
+
+            people = b"".join(pieces[n][m] for n, m in human)
+            db = audio.measure(b"".join(synthetic)) - audio.measure(people)
+            db = min(db, audio.MAX_PEAK_DBFS - audio.peak_dbfs(people))
+            for n, m in human:
+                pieces[n][m] = audio.gain(pieces[n][m], db)
+        return pieces
 
     def encode(self, pcm: bytes, out: Path) -> None:
         """Encode mono PCM to MP3 (average bitrate; every phone and browser plays it)."""

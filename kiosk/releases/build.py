@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.errors import ContentInvalid, KioskError, Problem
+from kiosk.releases import recordings as recordings_mod
 from kiosk.releases.manifest import VERSION_FORMAT, load_private_key, write_manifest
 from kiosk.releases.markdown import SentenceCounter, render_blocks, render_inline
 from kiosk.releases.source import PLACEHOLDER, Content, Guide, load_content
@@ -87,15 +88,44 @@ def _render_guide(guide: Guide, tag: str) -> tuple[dict, list[tuple[str, str]]]:
     return entry, counter.sentences
 
 
-def _segments(sentences: list[tuple[str, str]], recordings: dict[str, Path]) -> list[Segment]:
+def _segments(
+    sentences: list[tuple[str, str]],
+    recordings: dict[str, Path],
+    takes: dict[str, Path] | None = None,
+) -> list[Segment]:
+    """One segment per section: its sentences, a recording of the whole section if there is
+    one, else a take of each sentence whose text has one (by the text's hash)."""
+    takes = takes or {}
     segments: list[Segment] = []
     current: str | None = None
     for section, text in sentences:
         if section != current:
             segments.append(Segment((), recordings.get(section)))
             current = section
-        segments[-1] = Segment((*segments[-1].sentences, text), segments[-1].recording)
+        last = segments[-1]
+        take = None if last.recording else takes.get(recordings_mod.sentence_hash(text))
+        segments[-1] = Segment((*last.sentences, text), last.recording, (*last.takes, take))
+    if not any(t for s in segments for t in s.takes):
+        segments = [Segment(s.sentences, s.recording) for s in segments]
     return segments
+
+
+def _takes(content: Content, guide, tag: str, sentences) -> dict[str, Path]:
+    """The current takes of a guide's sentences; the build says which takes no longer fit."""
+    gdir = content.root / "guides" / guide.id
+    for path in recordings_mod.unused(gdir, tag, sentences):
+        rel = path.relative_to(content.root)
+        words = recordings_mod.words_of(path)
+        content.warnings.append(
+            Problem(
+                f"{content.root.name}/{rel}",
+                0,
+                f"this recording reads text that has changed ({words!r}); the sentence is "
+                "spoken by espeak-ng until it is recorded again (kiosk studio)",
+                "warning",
+            )
+        )
+    return recordings_mod.found(gdir, tag)
 
 
 def _check_voices(content: Content, speaker: Speaker) -> None:
@@ -210,11 +240,12 @@ def _build_into(root: Path, content: Content, speaker: Speaker, workers, say, le
             text, sentences = _render_guide(guide, lang.tag)
             text["stale"] = guide.stale.get(lang.tag) or []
             recordings = {sec: p for (tag, sec), p in guide.recordings.items() if tag == lang.tag}
-            segments = _segments(sentences, recordings)
+            takes = _takes(content, guide, lang.tag, sentences)
+            segments = _segments(sentences, recordings, takes)
             text.update(audio=None, timings=None, duration_ms=0, recorded=sorted(recordings))
             entry["text"][lang.tag] = text
             passages += index_passages(guide.id, lang.tag, text, sentences)
-            if voices[lang.tag] or all(s.recording for s in segments):
+            if voices[lang.tag] or all(s.recording or (s.takes and all(s.takes)) for s in segments):
                 mp3 = f"audio/guides/{guide.id}/{lang.tag}.mp3"
                 timings = f"audio/guides/{guide.id}/{lang.tag}.json"
 

@@ -63,6 +63,8 @@ class Guide:
     dimensions: list[str]
     support: list[str]
     text: dict[str, dict]
+    kind: str = "guide"  # "story": a person's own account (format 2)
+    names_changed: bool = False
 
 
 class Release:

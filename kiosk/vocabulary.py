@@ -26,7 +26,7 @@ REQUIRED_UI_KEYS = (
     "last_verified", "not_verified_recently", "example_contact", "all_countries", "country_filter",
     "language_filter", "show", "not_found", "not_found_hint", "open_on_phone", "join_wifi",
     "continue_to_guides", "portal_intro", "text_only", "helpful_question", "yes", "no", "thanks",
-    "welcome", "not_translated", "also_in", "reference_changed",
+    "welcome", "not_translated", "also_in", "reference_changed", "story", "names_changed",
     *(f"step.{step}" for step in STEPS),
 )  # fmt: skip
 # Words every language must have before it is shown at all: those of the Help page, where a

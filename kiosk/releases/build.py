@@ -229,6 +229,8 @@ def _build_into(root: Path, content: Content, speaker: Speaker, workers, say, le
             "id": guide.id,
             "icon": icon,
             "order": guide.order,
+            "kind": guide.kind,
+            "names_changed": guide.names_changed,
             "steps": guide.steps,
             "dimensions": guide.dimensions,
             "support": guide.support,
@@ -242,6 +244,18 @@ def _build_into(root: Path, content: Content, speaker: Speaker, workers, say, le
             recordings = {sec: p for (tag, sec), p in guide.recordings.items() if tag == lang.tag}
             takes = _takes(content, guide, lang.tag, sentences)
             segments = _segments(sentences, recordings, takes)
+            if guide.kind == "story" and not all(
+                s.recording or (s.takes and all(s.takes)) for s in segments
+            ):
+                content.warnings.append(
+                    Problem(
+                        f"{content.root.name}/guides/{guide.id}/{lang.tag}.md",
+                        0,
+                        "this story is not all recorded, so espeak-ng reads some of it; a "
+                        "story is heard best in a person's voice (kiosk studio)",
+                        "warning",
+                    )
+                )
             text.update(audio=None, timings=None, duration_ms=0, recorded=sorted(recordings))
             entry["text"][lang.tag] = text
             passages += index_passages(guide.id, lang.tag, text, sentences)

@@ -53,6 +53,8 @@ class Guide:
     recordings: dict[tuple[str, str], Path] = field(default_factory=dict)  # (lang, section)
     # lang → reference sections changed since it was translated; None: no record kept
     stale: dict[str, list[str] | None] = field(default_factory=dict)
+    kind: str = "guide"  # or "story": a person's own account, audio first
+    names_changed: bool = False
 
 
 @dataclass
@@ -313,7 +315,9 @@ def _load_guides(root, report, reference, tags, icons) -> list[Guide]:
         if loaded is None:
             continue
         meta, text = loaded
-        for key in sorted(set(meta) - {"icon", "order", "steps", "dimensions", "support"}):
+        known = {"icon", "order", "steps", "dimensions", "support", "kind", "consent",
+                 "names_changed"}  # fmt: skip
+        for key in sorted(set(meta) - known):
             report.add(
                 meta_path, _line_of(text, rf"^\s*{re.escape(key)}\s*="), f"unknown field {key!r}"
             )
@@ -334,6 +338,7 @@ def _load_guides(root, report, reference, tags, icons) -> list[Guide]:
             _check_words(report, meta_path, text, "dimensions", meta.get("dimensions"), DIMENSIONS),
             _check_words(report, meta_path, text, "support", meta.get("support"), SUPPORT),
         )
+        guide.kind, guide.names_changed = _check_story(report, meta_path, text, meta)
         for md in sorted(gdir.glob("*.md")):
             if md.stem not in tags:
                 report.add(md, 0, f"{md.stem!r} is not a language in languages.toml")
@@ -383,6 +388,34 @@ def _load_guides(root, report, reference, tags, icons) -> list[Guide]:
     if not guides:
         report.add(folder, 0, "there are no guides")
     return guides
+
+
+def _check_story(report: _Report, path: Path, text: str, meta: dict) -> tuple[str, bool]:
+    """A story is a person's own: it is shown only with their consent on record."""
+    kind = meta.get("kind", "guide")
+    if kind not in ("guide", "story"):
+        report.add(path, _line_of(text, r"^\s*kind\s*="), 'kind must be "guide" or "story"')
+        return "guide", False
+    if kind == "guide":
+        for key in ("consent", "names_changed"):
+            if key in meta:
+                report.add(path, _line_of(text, rf"^\s*{key}\s*="), f"{key} is for stories only")
+        return kind, False
+    if meta.get("consent") is not True:
+        report.add(
+            path,
+            _line_of(text, r"^\s*(consent|kind)\s*="),
+            "a story needs consent = true: the person agreed, knowing it is shown and played "
+            "to the public, and can take it back",
+        )
+    names = meta.get("names_changed")
+    if not isinstance(names, bool):
+        report.add(
+            path,
+            _line_of(text, r"^\s*(names_changed|kind)\s*="),
+            "a story must say names_changed = true or false",
+        )
+    return kind, names is True
 
 
 def _check_translated(report: _Report, gdir: Path, guide: Guide, reference: str) -> None:

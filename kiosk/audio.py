@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import array
 import math
-import re
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -49,7 +49,10 @@ def _ffmpeg(args: list[str], data: bytes | None = None) -> subprocess.CompletedP
 
 
 def decode(data: bytes) -> bytes:
-    """Any audio ffmpeg reads, as 16-bit mono PCM at SAMPLE_RATE; a clear error otherwise."""
+    """Audio as 16-bit mono PCM at SAMPLE_RATE; a clear error when it is not audio.
+
+    ffmpeg reads what browsers record (WebM/Opus, MP4); without it (the kiosk itself),
+    sox reads WAV, FLAC, Ogg Vorbis and MP3, and the librarian's page sends WAV."""
     if not data:
         raise KioskError("The recording is empty.")
     if len(data) > MAX_BYTES:
@@ -57,25 +60,81 @@ def decode(data: bytes) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "take"
         source.write_bytes(data)
-        out = _ffmpeg(["-nostats", "-i", f"file:{source}", "-t", str(MAX_SECONDS + 1), "-vn",
-                       "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "-"])  # fmt: skip
+        if shutil.which("ffmpeg"):
+            out = _ffmpeg(["-nostats", "-i", f"file:{source}", "-t", str(MAX_SECONDS + 1), "-vn",
+                           "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "-"])  # fmt: skip
+        else:
+            sox = require_tool("sox", "sox")
+            out = subprocess.run(
+                [sox, "-q", str(source), "-t", "raw", "-r", str(SAMPLE_RATE), "-e", "signed",
+                 "-b", "16", "-c", "1", "-L", "-", "trim", "0", str(MAX_SECONDS + 1)],
+                capture_output=True, check=False, timeout=FFMPEG_SECONDS,
+            )  # fmt: skip
     if out.returncode != 0 or not out.stdout:
-        raise KioskError("That is not a recording: ffmpeg could not read it as audio.")
+        raise KioskError("That is not a recording: it could not be read as audio.")
     pcm = out.stdout[: len(out.stdout) // 2 * 2]
     if len(pcm) > MAX_SECONDS * SAMPLE_RATE * 2:
         raise KioskError(f"The recording is over {MAX_SECONDS} seconds: one sentence is less.")
     return pcm
 
 
-def measure(pcm: bytes) -> float:
-    """Integrated loudness of mono PCM in LUFS (-70 for silence), by ffmpeg's ebur128."""
-    out = _ffmpeg(["-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "-",
-                   "-af", "ebur128", "-f", "null", "-"], pcm)  # fmt: skip
-    text = out.stderr.decode("utf-8", "replace")
-    found = re.search(r"\bI:\s+(-?[\d.]+|-inf) LUFS", text[text.rfind("Summary:") :])
-    if out.returncode != 0 or not found:
-        raise KioskError("ffmpeg could not measure the recording's loudness.")
-    return -70.0 if found[1] == "-inf" else max(-70.0, float(found[1]))
+def measure(pcm: bytes, rate: int = SAMPLE_RATE) -> float:
+    """Integrated loudness of mono 16-bit PCM in LUFS (ITU-R BS.1770-4, as EBU R128 meters
+    it; -70 for silence). In Python, so the kiosk itself needs no ffmpeg for a notice."""
+    samples = array.array("h", pcm)
+    x = [s / 32768 for s in samples]
+    for b, a in _k_weighting(rate):
+        x = _biquad(x, b, a)
+    block, step = int(0.4 * rate), int(0.1 * rate)
+    powers = [
+        sum(v * v for v in x[i : i + block]) / block for i in range(0, len(x) - block + 1, step)
+    ]
+    if not powers:  # shorter than one 400 ms block: one block of what there is
+        powers = [sum(v * v for v in x) / max(1, len(x))]
+
+    def lufs(p: float) -> float:
+        return -0.691 + 10 * math.log10(p) if p > 0 else -120.0
+
+    gated = [p for p in powers if lufs(p) > -70]
+    if not gated:
+        return -70.0
+    relative = lufs(sum(gated) / len(gated)) - 10
+    gated = [p for p in gated if lufs(p) > relative]
+    return max(-70.0, lufs(sum(gated) / len(gated)))
+
+
+def _k_weighting(rate: int) -> list[tuple[tuple[float, float, float], tuple[float, float]]]:
+    """The two K-weighting biquads of BS.1770 for any sample rate (a high shelf of about
+    +4 dB above 1.7 kHz, then a high pass at 38 Hz), as (b0, b1, b2), (a1, a2)."""
+    filters = []
+    # High shelf: f0 1681.97 Hz, gain 3.99984 dB, Q 0.70717.
+    k = math.tan(math.pi * 1681.974450955533 / rate)
+    vh, vb, q = 10 ** (3.999843853973347 / 20), 10 ** (3.999843853973347 / 40), 0.7071752369554196
+    a0 = 1 + k / q + k * k
+    filters.append(
+        (
+            ((vh + vb * k / q + k * k) / a0, 2 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0),
+            (2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0),
+        )
+    )
+    # High pass: f0 38.14 Hz, Q 0.50033.
+    k = math.tan(math.pi * 38.13547087602444 / rate)
+    q = 0.5003270373238773
+    a0 = 1 + k / q + k * k
+    filters.append(((1.0, -2.0, 1.0), (2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0)))
+    return filters
+
+
+def _biquad(x: list[float], b: tuple[float, float, float], a: tuple[float, float]) -> list[float]:
+    b0, b1, b2 = b
+    a1, a2 = a
+    out = [0.0] * len(x)
+    x1 = x2 = y1 = y2 = 0.0
+    for n, v in enumerate(x):
+        y = b0 * v + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2
+        out[n] = y
+        x2, x1, y2, y1 = x1, v, y1, y
+    return out
 
 
 def peak_dbfs(pcm: bytes) -> float:
@@ -121,6 +180,12 @@ def to_flac(pcm: bytes) -> bytes:
 
 def prepare(data: bytes, expected_seconds: float | None = None) -> Take:
     """A take as it will be kept: trimmed, at TARGET_LUFS, FLAC; with what to tell the reader."""
+    pcm, warnings = level(data, expected_seconds)
+    return Take(to_flac(pcm), len(pcm) / 2 / SAMPLE_RATE, measure(pcm), warnings)
+
+
+def level(data: bytes, expected_seconds: float | None = None) -> tuple[bytes, list[str]]:
+    """A recording as PCM, trimmed and at TARGET_LUFS; with what to tell the reader."""
     raw = decode(data)
     warnings = []
     if clipped(raw):
@@ -140,4 +205,4 @@ def prepare(data: bytes, expected_seconds: float | None = None) -> Take:
             warnings.append(f"Much shorter than the sentence ({said}): was part of it left out?")
         elif seconds > expected_seconds * 2.5 + 1:
             warnings.append(f"Much longer than the sentence ({said}): is something else in it?")
-    return Take(to_flac(pcm), seconds, measure(pcm), warnings)
+    return pcm, warnings

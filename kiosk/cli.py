@@ -109,6 +109,7 @@ def serve(
     from kiosk.releases.install import ReleaseStore
     from kiosk.usage import Usage, write_snapshots
     from kiosk.web import create_app
+    from kiosk.web.admin import NOTICE_UPLOAD
 
     settings = settings.replace(host=host, port=port, data_dir=data_dir)
     data = Path(settings.data_dir)
@@ -148,7 +149,9 @@ def serve(
             threads=settings.threads,
             ident="kiosk",
             max_request_header_size=16 * 1024,
-            max_request_body_size=64 * 1024,
+            # The app refuses a body over 64 KB on every form but the librarian's notice,
+            # which may carry a recording; phones reach it through nginx, which allows 64 KB.
+            max_request_body_size=NOTICE_UPLOAD,
             channel_timeout=30,
             clear_untrusted_proxy_headers=True,
             **proxy,

@@ -268,20 +268,24 @@ class Speaker:
         return pieces
 
     def encode(self, pcm: bytes, out: Path) -> None:
-        """Encode mono PCM to MP3 (average bitrate; every phone and browser plays it)."""
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".tmp-{os.getpid()}-{out.name}")
-        result = subprocess.run(
-            [self.lame, "--quiet", "-r", "-s", "22.05", "--bitwidth", "16", "--signed",
-             "--little-endian", "-m", "m", "--abr", str(self.bitrate), "-", str(tmp)],
-            input=pcm, capture_output=True, check=False,
-        )  # fmt: skip
-        if result.returncode != 0:
-            tmp.unlink(missing_ok=True)
-            raise KioskError(
-                f"lame could not encode audio: {result.stderr.decode(errors='replace')}"
-            )
-        os.replace(tmp, out)
+        encode_mp3(pcm, out, self.bitrate)
+
+
+def encode_mp3(pcm: bytes, out: Path, bitrate: int = 20) -> None:
+    """Encode mono PCM at SAMPLE_RATE to MP3 (average bitrate; every phone and browser
+    plays it), under a temporary name, then renamed into place."""
+    lame = require_tool("lame", "lame")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".tmp-{os.getpid()}-{out.name}")
+    result = subprocess.run(
+        [lame, "--quiet", "-r", "-s", "22.05", "--bitwidth", "16", "--signed",
+         "--little-endian", "-m", "m", "--abr", str(bitrate), "-", str(tmp)],
+        input=pcm, capture_output=True, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise KioskError(f"lame could not encode audio: {result.stderr.decode(errors='replace')}")
+    os.replace(tmp, out)
 
 
 def _estimate(sentences: tuple[str, ...], start: int, end: int) -> list[tuple[int, int]]:

@@ -174,6 +174,7 @@ class Server:
         import time
         import urllib.request
 
+        self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {

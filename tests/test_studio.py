@@ -301,3 +301,37 @@ def _resample(samples, rate: int) -> bytes:
                            "-ar", str(rate), "-ac", "1", "-i", "-", "-ar", str(SAMPLE_RATE),
                            "-f", "s16le", "-"], input=samples.tobytes(), capture_output=True,
                           check=True).stdout  # fmt: skip
+
+
+@pytest.mark.parametrize("voice", ["en", "ne", "ar"])
+def test_loudness_is_measured_as_ffmpegs_r128_meter_measures_it(tmp_path, voice):
+    """audio.measure is BS.1770-4 in Python (the kiosk has no ffmpeg); it must agree."""
+    text = {"en": "Make two copies of your passport.", "ne": "आफ्नो राहदानीको दुई प्रतिलिपि बनाउनुहोस्।",
+            "ar": "اصنع نسختين من جواز سفرك."}[voice]  # fmt: skip
+    raw = subprocess.run(["espeak-ng", "-v", voice, "--stdout", text], capture_output=True,
+                         check=True).stdout  # fmt: skip
+    _, _, pcm = audio_wav(raw)
+    for db in (0, -9):
+        quieter = audio.gain(pcm, db)
+        meter_cmd = [
+            "ffmpeg",
+            "-hide_banner",
+            "-nostats",
+            "-f",
+            "s16le",
+            "-ar",
+            str(SAMPLE_RATE),
+            "-ac",
+            "1",
+            "-i",
+            "-",
+            "-af",
+            "ebur128",
+            "-f",
+            "null",
+            "-",
+        ]
+        out = subprocess.run(meter_cmd, input=quieter, capture_output=True, check=True)
+        summary = out.stderr.decode()[out.stderr.decode().rfind("Summary:") :]
+        meter = float(summary.split("I:")[1].split("LUFS")[0])
+        assert abs(audio.measure(quieter) - meter) <= 0.2

@@ -323,10 +323,37 @@ def add_notice():
         start = end = None
     if text is None or lang not in release.languages or not start or not end or end < start:
         return _dashboard(message="notice_invalid", status=400)
+    voice = request.files.get("voice")
+    spoken = voice.read() if voice is not None else b""
+    pcm = None
+    if spoken:
+        from kiosk import audio
+
+        try:
+            pcm, _ = audio.level(spoken)
+        except KioskError as exc:
+            return _dashboard(message=f"notice_voice_invalid:{exc.message}", status=400)
     notice_id = _auth().add_notice(lang, text, start, end)
-    _speak_notice(notice_id, lang, text, release)
+    if pcm is not None:
+        _keep_voice(notice_id, pcm)
+    else:
+        _speak_notice(notice_id, lang, text, release)
     _bump()
     return redirect(url_for("admin.dashboard", m="notice_added"), code=303)
+
+
+NOTICE_UPLOAD = 16 * 1024 * 1024  # a minute of 48 kHz 16-bit WAV is 5.5 MB
+
+
+def _keep_voice(notice_id: int, pcm: bytes) -> None:
+    """The librarian's own reading of a notice, on this device only, removed with it."""
+    from kiosk.speech import SAMPLE_RATE, encode_mp3
+
+    folder = Path(_settings().data_dir) / "notices"
+    folder.mkdir(parents=True, exist_ok=True)
+    encode_mp3(pcm, folder / f"{notice_id}.mp3", _settings().mp3_bitrate)
+    duration = len(pcm) // 2 * 1000 // SAMPLE_RATE
+    (folder / f"{notice_id}.json").write_text(f'{{"duration_ms": {duration}, "voice": "person"}}')
 
 
 def _speak_notice(notice_id: int, lang: str, text: str, release: Release) -> None:
@@ -560,6 +587,8 @@ def install(app: Flask) -> None:
     )
     app.register_blueprint(admin)
     app.add_url_rule("/notice/<int:notice_id>.mp3", "notice_audio", notice_audio)
+    # A notice may carry the librarian's own reading (a WAV from the page's recorder).
+    app.config.setdefault("KIOSK_UPLOADS", {})["admin.add_notice"] = NOTICE_UPLOAD
 
 
 __all__ = ["MIN_PASSWORD", "install"]

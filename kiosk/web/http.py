@@ -30,7 +30,11 @@ def install(app: Flask) -> None:
 
     @app.before_request
     def refuse_oversized_bodies():
-        limit = app.config["MAX_CONTENT_LENGTH"]
+        # A few forms take a file (the librarian's recorded notice): their own, larger limit.
+        limit = app.config.get("KIOSK_UPLOADS", {}).get(request.endpoint)
+        if limit is not None:
+            request.max_content_length = limit
+        limit = limit or app.config["MAX_CONTENT_LENGTH"]
         if request.content_length is not None and request.content_length > limit:
             abort(413)
 

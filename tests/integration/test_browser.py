@@ -220,7 +220,9 @@ def test_librarian_signs_in_on_the_screen_and_posts_a_nepali_notice(browser, lib
     notice = "सूचना: शुक्रबार दिउँसो ३ बजे विदेशमा काम गरेका मानिसहरूसँग भेटघाट हुनेछ।"
     page.fill("#n-text", notice)
     page.select_option("#n-lang", "ne")
-    page.locator("form.admin-form", has=page.locator("#n-text")).locator("button").click()
+    page.locator("form.admin-form", has=page.locator("#n-text")).locator(
+        "button[type=submit]"
+    ).click()
     page.wait_for_url("**/admin/dashboard?m=notice_added")
     page.goto(server.url + "/screen/ne/")
     expect(page.locator(".notice-text")).to_have_text(notice)
@@ -232,6 +234,73 @@ def test_librarian_signs_in_on_the_screen_and_posts_a_nepali_notice(browser, lib
     listen.click()
     page.wait_for_function("() => document.querySelector('.notice button.playing') !== null")
     context.close()
+
+
+def test_a_notice_in_the_librarians_own_voice_plays_and_goes_with_the_notice(
+    browser, librarian_server, tmp_path
+):
+    """Recorded on the librarian's page on the screen (Chromium's fake microphone plays
+    espeak-ng's other voice, standing in for the librarian), kept on the device only."""
+    import subprocess
+    import wave
+
+    from kiosk import audio
+    from kiosk.speech import wav_samples
+
+    spoken = subprocess.run(["espeak-ng", "-v", "en-us+f3", "--stdout",
+                             "The library is closed on Friday afternoon."],
+                            capture_output=True, check=True).stdout  # fmt: skip
+    rate, _, pcm = wav_samples(spoken)
+    mic = tmp_path / "mic.wav"
+    with wave.open(str(mic), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"\0\0" * (rate // 2) + pcm + b"\0\0" * (rate // 2))
+    server = librarian_server
+    with_mic = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        args=[*ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+              f"--use-file-for-fake-audio-capture={mic}"],
+    )  # fmt: skip
+    try:
+        page = with_mic.new_context(viewport=SCREEN).new_page()
+        page.goto(server.url + "/admin/")
+        page.fill("#password", "correct horse battery")
+        page.click("form.admin-form button")
+        page.wait_for_url("**/admin/")
+        page.fill("#n-text", "The library is closed on Friday afternoon.")
+        page.select_option("#n-lang", "en")
+        page.click("#n-record")
+        page.wait_for_selector("#n-record.on")
+        page.wait_for_timeout(3500)
+        page.click("#n-record")
+        expect(page.locator("#n-recorded")).to_contain_text("Recorded")
+        page.locator("form.admin-form", has=page.locator("#n-text")).locator(
+            "button[type=submit]"
+        ).click()
+        page.wait_for_url("**/admin/dashboard?m=notice_added")
+        notices = server.data_dir / "notices"
+        [meta] = list(notices.glob("*.json"))
+        assert json.loads(meta.read_text())["voice"] == "person"
+        page.goto(server.url + "/screen/en/")
+        src = page.locator(".notice audio").get_attribute("src")
+        response = page.request.get(server.url + src)
+        assert response.status == 200
+        heard = audio.decode(response.body())
+        assert abs(audio.measure(heard) - audio.TARGET_LUFS) <= 1.0
+        assert 1.0 < len(heard) / 2 / 22050 < 4.0  # the sentence, not the looped silence
+        page.locator(".notice button.listen").click()
+        page.wait_for_function("() => document.querySelector('.notice button.playing') !== null")
+        page.goto(server.url + "/admin/")
+        with page.expect_navigation():
+            page.locator(".notice-list form button").click()
+        page.goto(server.url + "/screen/en/")
+        expect(page.locator(".notice")).to_have_count(0)
+        assert page.request.get(server.url + src).status == 404
+        assert list(notices.glob("*.mp3")) == [] and list(notices.glob("*.json")) == []
+    finally:
+        with_mic.close()
 
 
 @pytest.mark.parametrize("lang", ["en", "ne", "es"])

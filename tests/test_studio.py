@@ -9,6 +9,7 @@ from __future__ import annotations
 import array
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -335,3 +336,34 @@ def test_loudness_is_measured_as_ffmpegs_r128_meter_measures_it(tmp_path, voice)
         summary = out.stderr.decode()[out.stderr.decode().rfind("Summary:") :]
         meter = float(summary.split("I:")[1].split("LUFS")[0])
         assert abs(audio.measure(quieter) - meter) <= 0.2
+
+
+def test_interface_words_are_recorded_the_same_way_and_a_changed_word_is_not_played(
+    studio, tmp_path
+):
+    root, client = studio
+    page = client.get(f"/ne/{recordings.WORDS}", environ_base=LOCAL).get_data(as_text=True)
+    assert recordings.ui_words(root, "ne", {}) == []  # nothing listed for an empty table
+    assert 'lang="ne"' in page
+    listed = re.findall(r'<p class="sentence" id="sentence">([^<]+)</p>', page)
+    assert listed  # one word at a time, in Nepali
+    index = client.get("/", environ_base=LOCAL).get_data(as_text=True)
+    assert "Interface words" in index
+    loaded = load_content(root)
+    keys = sorted(k for k, v in loaded.ui["ne"].items()
+                  if not k.startswith("admin.") and "{" not in v)  # fmt: skip
+    i = keys.index("help")
+    wav = voice_wav(tmp_path / "help.wav", loaded.ui["ne"]["help"], voice="ne")
+    answer = client.post(f"/ne/{recordings.WORDS}/{i}", data=wav.read_bytes(), environ_base=LOCAL,
+                         headers={"Accept": "application/json"})  # fmt: skip
+    assert answer.status_code == 200, answer.get_json()
+    kept = root / "ui" / "audio" / "ne" / "help.flac"
+    assert (
+        kept.is_file() and kept.with_suffix(".txt").read_text().strip() == loaded.ui["ne"]["help"]
+    )
+    assert load_content(root).ui_recordings[("ne", "help")] == kept
+    ui = root / "ui" / "ne.toml"
+    ui.write_text(ui.read_text().replace(loaded.ui["ne"]["help"], "मद्दत"))
+    again = load_content(root)
+    assert ("ne", "help") not in again.ui_recordings
+    assert any("help has changed since it was recorded" in str(w) for w in again.warnings)

@@ -113,3 +113,37 @@ def words_of(path: Path, limit: int = 60) -> str:
     except (OSError, IndexError):
         return "?"
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+WORDS = "_words"  # the studio's name for a language's interface words
+
+
+def ui_words(content_root: Path, lang: str, words: dict[str, str]) -> list[Sentence]:
+    """A language's interface words as the studio lists them: each one a 'sentence' whose
+    recording is ui/audio/<lang>/<key>.flac (or a .wav or .mp3 made another way)."""
+    where = content_root / "ui" / "audio" / lang
+    out = []
+    for index, key in enumerate(sorted(words)):
+        text = words[key]
+        recording, stale = None, False
+        for suffix in (SUFFIX, ".wav", ".mp3"):
+            path = where / f"{key}{suffix}"
+            if path.is_file():
+                said = path.with_suffix(".txt")
+                current = not said.is_file() or said.read_text(encoding="utf-8").strip() == text
+                recording, stale = (path, False) if current else (None, True)
+                break
+        out.append(Sentence(index, key, 0, text, sentence_hash(text), recording, stale))
+    return out
+
+
+def save_word(content_root: Path, lang: str, word: Sentence, flac: bytes) -> Path:
+    """Keep the recording of one interface word, and the words it reads."""
+    where = content_root / "ui" / "audio" / lang
+    where.mkdir(parents=True, exist_ok=True)
+    for suffix in (".wav", ".mp3"):
+        (where / f"{word.section}{suffix}").unlink(missing_ok=True)  # one recording per word
+    path = where / f"{word.section}{SUFFIX}"
+    write_atomic(path, flac)
+    write_atomic(path.with_suffix(".txt"), f"{word.text}\n".encode())
+    return path

@@ -25,7 +25,7 @@ ID = re.compile(r"^[a-z0-9][a-z0-9-]*\Z")  # \Z: "$" allows a final newline
 TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*\Z")
 COUNTRY = re.compile(r"^[A-Z]{2}\Z")
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
-AUDIO_SUFFIXES = (".wav", ".mp3")
+AUDIO_SUFFIXES = (".wav", ".mp3", ".flac")
 STALE_AFTER_DAYS = 365
 SVG_FORBIDDEN = re.compile(
     r"<script|<foreignObject|<image|\son[a-z]+\s*=|javascript:|@import|href\s*=\s*[\"'](?!#)",
@@ -260,6 +260,19 @@ def _load_ui(root, report, reference, tags):
                     f"{reference}",
                 )
     recordings = _find_recordings(root / "ui" / "audio", report, tags, set(ref), "interface word")
+    for (tag, key), path in list(recordings.items()):
+        # A word recorded in the studio carries the words it reads; a changed word is not
+        # played with its old recording.
+        said = path.with_suffix(".txt")
+        if said.is_file() and said.read_text(encoding="utf-8").strip() != ui.get(tag, {}).get(key):
+            report.add(
+                path,
+                0,
+                f"{key} has changed since it was recorded; the kiosk says it with espeak-ng "
+                "until it is recorded again (kiosk studio)",
+                "warning",
+            )
+            del recordings[(tag, key)]
     return ui, recordings
 
 
@@ -274,9 +287,13 @@ def _find_recordings(folder: Path, report, tags, known: set[str], what: str):
         if len(rel.parts) != 2 or rel.parts[0] not in tags:
             report.add(path, 0, f"recordings go in audio/<language>/<{what}>.wav; not here")
             continue
+        if path.suffix == ".txt" and path.with_suffix(".flac").exists():
+            continue  # the words a studio recording reads
         if path.suffix not in AUDIO_SUFFIXES or path.stem not in known:
             report.add(
-                path, 0, f"no {what} called {path.stem!r}, or not .wav/.mp3; the file is unused"
+                path,
+                0,
+                f"no {what} called {path.stem!r}, or not .wav/.mp3/.flac; the file is unused",
             )
             continue
         found[(rel.parts[0], path.stem)] = path

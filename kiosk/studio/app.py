@@ -12,7 +12,7 @@ from kiosk import audio
 from kiosk.errors import KioskError
 from kiosk.releases import recordings
 from kiosk.releases.build import _render_guide
-from kiosk.releases.source import Content, load_content
+from kiosk.releases.source import PLACEHOLDER, Content, load_content
 
 LOOPBACK = {"127.0.0.1", "::1"}
 CHARS_PER_SECOND = 14  # how long a sentence takes to read, where no voice can tell
@@ -29,7 +29,17 @@ def create_studio(content_root: str | Path, speaker=None) -> Flask:
     def content() -> Content:
         return load_content(root)  # read again each time: the translator may be editing
 
+    def words_of(loaded: Content, lang: str) -> dict[str, str]:
+        """The interface words said in advance (not the librarian's, not those with a
+        {placeholder} filled in on the page)."""
+        return {k: v for k, v in loaded.ui.get(lang, {}).items()
+                if not k.startswith("admin.") and not PLACEHOLDER.search(v)}  # fmt: skip
+
     def spoken(loaded: Content, lang: str, gid: str) -> tuple[object, list]:
+        if gid == recordings.WORDS:
+            if lang not in loaded.ui:
+                abort(404)
+            return None, recordings.ui_words(root, lang, words_of(loaded, lang))
         guide = next((g for g in loaded.guides if g.id == gid), None)
         if guide is None or lang not in guide.texts:
             abort(404)
@@ -83,6 +93,15 @@ def create_studio(content_root: str | Path, speaker=None) -> Flask:
                 }
             title = " ".join(guide.texts[loaded.reference].title.content.split())
             rows.append({"id": guide.id, "title": title, "cells": cells})
+        cells = {}
+        for lang in loaded.languages:
+            found = recordings.ui_words(root, lang.tag, words_of(loaded, lang.tag))
+            cells[lang.tag] = {
+                "total": len(found),
+                "recorded": sum(1 for s in found if s.recording),
+                "stale": sum(1 for s in found if s.stale),
+            }
+        rows.append({"id": recordings.WORDS, "title": "Interface words", "cells": cells})
         return render_template("index.html", languages=loaded.languages, rows=rows)
 
     @app.get("/<lang>/<gid>")
@@ -121,8 +140,11 @@ def create_studio(content_root: str | Path, speaker=None) -> Flask:
             take = audio.prepare(data, expected(loaded, lang, found[i].text))
         except KioskError as exc:
             return _answer(lang, gid, i, problem=exc.message, code=400)
-        _, said = _render_guide(next(g for g in loaded.guides if g.id == gid), lang)
-        recordings.save(root / "guides" / gid, lang, found[i], take.flac, said)
+        if gid == recordings.WORDS:
+            recordings.save_word(root, lang, found[i], take.flac)
+        else:
+            _, said = _render_guide(next(g for g in loaded.guides if g.id == gid), lang)
+            recordings.save(root / "guides" / gid, lang, found[i], take.flac, said)
         return _answer(lang, gid, i, warnings=take.warnings, seconds=take.seconds, lufs=take.lufs)
 
     @app.post("/<lang>/<gid>/<int:i>/remove")

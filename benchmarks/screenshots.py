@@ -1,9 +1,10 @@
 """Screenshots of what visitors see, at phone size and on the 800x480 touchscreen.
 
-Run: .venv/bin/python benchmarks/screenshots.py BASE_URL OUT_DIR [partial]
+Run: .venv/bin/python benchmarks/screenshots.py BASE_URL OUT_DIR [partial|studio]
 (BASE_URL is a running `kiosk serve`, for example http://127.0.0.1:8080). With `partial`,
 BASE_URL serves the fixture with Urdu added part-way (tests/fixtures/partial/README.md), and
-only the pages of a language that has some guides are taken.
+only the pages of a language that has some guides are taken. With `studio`, BASE_URL is a
+running `kiosk studio content/`.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ PARTIAL_SHOTS = [
     ("phone", {"width": 360, "height": 740}, "phone-guide-ur-fallback", "/ur/guide/passport"),
     ("screen", {"width": 800, "height": 480}, "screen-home-ne-also-in", "/screen/ne/#elsewhere-h"),
 ]
+STUDIO_SHOTS = [
+    ("studio", {"width": 1024, "height": 700}, "studio-progress", "/"),
+    ("studio", {"width": 1024, "height": 700}, "studio-sentence-ne", "/ne/documents?i=4"),
+]
 # Shots of a moment: the page, what is done on it, and the file.
 MOMENTS = [
     ({"width": 360, "height": 740}, "/ne/guide/recruiters", "phone-listening-ne",
@@ -56,16 +61,17 @@ MOMENTS = [
 ]  # fmt: skip
 
 
-def main(base: str, out: Path, partial: bool = False) -> None:
+def main(base: str, out: Path, only: str = "") -> None:
     out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        for _channel, viewport, name, path in PARTIAL_SHOTS if partial else SHOTS:
+        shots = {"partial": PARTIAL_SHOTS, "studio": STUDIO_SHOTS}.get(only, SHOTS)
+        for _channel, viewport, name, path in shots:
             page = browser.new_page(viewport=viewport, device_scale_factor=1)
             page.goto(base.rstrip("/") + path)
             page.screenshot(path=str(out / f"{name}.png"))
             page.close()
-        if partial:
+        if only:
             browser.close()
             return
         for viewport, path, name, tap, then in MOMENTS:
@@ -109,4 +115,4 @@ def leaflet_picture(request, base: str, lang: str, paper: str, out: Path) -> Non
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], Path(sys.argv[2]), partial=sys.argv[3:] == ["partial"])
+    main(sys.argv[1], Path(sys.argv[2]), only=sys.argv[3] if len(sys.argv) > 3 else "")

@@ -354,7 +354,12 @@ def test_usb_install_rollback_and_export(usb_app, tmp_path, keypair, fixture_rel
     assert out.status_code == 200 and list(stick.glob("usage-*.csv"))
 
 
-def test_dashboard_shows_usage_health_and_charts(admin_app, usage):
+def test_dashboard_shows_usage_health_and_charts(admin_app, usage, tmp_path, monkeypatch):
+    from kiosk.device import health
+
+    zone = tmp_path / "temp"
+    zone.write_text("48500\n")  # what the Pi's thermal zone holds: millidegrees
+    monkeypatch.setattr(health, "THERMAL_ZONE", str(zone))
     for _ in range(3):
         usage.count_view("passport", "ne", "phone")
         usage.count_visit("phone")
@@ -364,7 +369,10 @@ def test_dashboard_shows_usage_health_and_charts(admin_app, usage):
     page = client.get("/admin/dashboard?period=week", environ_base=SCREEN).get_data(as_text=True)
     assert '<svg class="chart" role="img"' in page
     assert "<title>Your passport: 3</title>" in page and 'aria-label="Your passport: 3"' in page
-    assert "Not available" in page or "°C" in page  # temperature: never a crash
+    assert "48.5 °C" in page
+    monkeypatch.setattr(health, "THERMAL_ZONE", str(tmp_path / "no-sensor"))
+    page = client.get("/admin/dashboard?period=week", environ_base=SCREEN).get_data(as_text=True)
+    assert "<dt>Temperature</dt><dd>Not available</dd>" in page  # no sensor: never a crash
     assert "Free storage" in page and "GB" in page
     assert "Counting problems" in page
 

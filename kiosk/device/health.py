@@ -9,13 +9,16 @@ import time
 from pathlib import Path
 
 
+THERMAL_ZONE = "/sys/class/thermal/thermal_zone0/temp"  # the Pi's CPU sensor
+
+
 def cpu_temperature() -> float | None:
     """Degrees Celsius from gpiozero's CPUTemperature, or None where there is no sensor."""
     try:
         os.environ.setdefault("GPIOZERO_PIN_FACTORY", "mock")
         from gpiozero import CPUTemperature
 
-        sensor = CPUTemperature()
+        sensor = CPUTemperature(sensor_file=THERMAL_ZONE)
         try:
             return round(float(sensor.temperature), 1)
         finally:

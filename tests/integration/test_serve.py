@@ -63,7 +63,7 @@ def status(response: bytes) -> int:
 def test_hostile_requests_get_4xx_or_redirect_and_the_server_carries_on(server, request_bytes):
     response = raw(server, request_bytes)
     assert response.startswith(b"HTTP/1.")
-    assert status(response) < 500 or (status(response) == 503 and False), response[:200]
+    assert 300 <= status(response) < 500, response[:200]  # refused or sent elsewhere
     assert b"root:" not in response
     with urllib.request.urlopen(server.url + "/en/", timeout=5) as ok:  # noqa: S310 - loopback
         assert ok.status == 200

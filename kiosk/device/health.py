@@ -8,7 +8,6 @@ import subprocess
 import time
 from pathlib import Path
 
-
 THERMAL_ZONE = "/sys/class/thermal/thermal_zone0/temp"  # the Pi's CPU sensor
 
 

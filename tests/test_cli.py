@@ -43,3 +43,15 @@ def test_bad_settings_file_is_a_clear_error_not_a_traceback(tmp_path):
     assert result.exit_code == 4
     assert "port must be int" in result.output
     assert "Traceback" not in result.output
+
+
+def test_keygen_refuses_to_overwrite_a_signing_key(tmp_path):
+    from tests.conftest import run_kiosk
+
+    key = tmp_path / "signing-key"
+    assert run_kiosk("release", "keygen", str(key)).returncode == 0
+    before = key.read_bytes(), (tmp_path / "signing-key.pub").read_bytes()
+    again = run_kiosk("release", "keygen", str(key))
+    assert again.returncode == 1 and "refusing to overwrite a signing key" in again.stderr
+    assert (key.read_bytes(), (tmp_path / "signing-key.pub").read_bytes()) == before
+    assert key.stat().st_mode & 0o777 == 0o600

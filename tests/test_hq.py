@@ -340,3 +340,20 @@ def test_an_older_snapshot_of_a_day_never_replaces_a_newer_one(tmp_path):
     db.close()
     assert visits == [(18,)]
     assert report["ingested"] == 0 and report["older"] == 1
+
+
+def test_publishing_an_older_or_equal_version_is_refused_and_latest_stays(
+    tmp_path, keypair, speaker
+):
+    from kiosk.errors import KioskError
+    from kiosk.hq import publish
+    from tests.conftest import FIXTURE_CONTENT
+
+    root = tmp_path / "hq"
+    publish(FIXTURE_CONTENT, keypair[0], root, "stable", speaker, version=20)
+    latest = root / "releases" / "stable" / "LATEST"
+    for older in (20, 19):
+        with pytest.raises(KioskError, match=f"Version {older} is not newer than the published 20"):
+            publish(FIXTURE_CONTENT, keypair[0], root, "stable", speaker, version=older)
+        assert latest.read_text() == "20\n"
+    assert sorted(p.name for p in latest.parent.iterdir()) == ["20", "LATEST"]

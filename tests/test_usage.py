@@ -483,3 +483,24 @@ def test_integrity_of_a_fresh_database(tmp_path):
     con = sqlite3.connect(tmp_path / "u.db")
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     con.close()
+
+
+def test_counts_waiting_for_the_disk_are_capped_and_what_is_dropped_is_counted(
+    tmp_path, monkeypatch
+):
+    """A flood of distinct keys (pages of many guides and languages) cannot fill memory."""
+    from kiosk import usage as usage_module
+
+    monkeypatch.setattr(usage_module, "MAX_PENDING_KEYS", 3)
+    counter = Usage(tmp_path / "usage.db", start=False)
+    try:
+        for gid in ("a", "b", "c", "d", "e"):
+            counter.count_view(gid, "en", "phone")
+        counter.count_view("a", "en", "phone")  # a key already waiting is still counted
+        assert counter.dropped > 0
+        counter.flush()
+        counts = read_counts(tmp_path / "usage.db")
+    finally:
+        counter.close()
+    views = {row["guide"]: row["views"] for row in counts["guide_day"]}
+    assert views.get("a") == 2 and "e" not in views

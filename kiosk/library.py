@@ -25,8 +25,8 @@ from kiosk.lru import LRU
 from kiosk.releases.install import ReleaseStore
 from kiosk.releases.manifest import MANIFEST, PublicKey, trusted_keys, verify_release
 from kiosk.text import fold_for_search
+from kiosk.vocabulary import STALE_AFTER_DAYS
 
-STALE_AFTER_DAYS = 365
 log = logging.getLogger(__name__)
 
 

@@ -38,3 +38,8 @@ SAFETY_UI_KEYS = (
     "all_countries", "show",
     *(f"topic.{topic}" for topic in CONTACT_TOPICS),
 )  # fmt: skip
+
+# A help line not checked for this long is flagged to visitors and warned about at build time.
+STALE_AFTER_DAYS = 365
+# The addresses of the device itself: the touchscreen's window, the librarian on the screen.
+LOOPBACK = frozenset({"127.0.0.1", "::1"})

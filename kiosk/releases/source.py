@@ -17,6 +17,7 @@ from kiosk.vocabulary import (
     DIMENSIONS,
     REQUIRED_UI_KEYS,
     SAFETY_UI_KEYS,
+    STALE_AFTER_DAYS,
     STEPS,
     SUPPORT,
 )
@@ -26,7 +27,6 @@ TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*\Z")
 COUNTRY = re.compile(r"^[A-Z]{2}\Z")
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac")
-STALE_AFTER_DAYS = 365
 SVG_FORBIDDEN = re.compile(
     r"<script|<foreignObject|<image|\son[a-z]+\s*=|javascript:|@import|href\s*=\s*[\"'](?!#)",
     re.IGNORECASE,

@@ -13,8 +13,8 @@ from kiosk.errors import KioskError
 from kiosk.releases import recordings
 from kiosk.releases.build import _render_guide
 from kiosk.releases.source import PLACEHOLDER, Content, load_content
+from kiosk.vocabulary import LOOPBACK
 
-LOOPBACK = {"127.0.0.1", "::1"}
 CHARS_PER_SECOND = 14  # how long a sentence takes to read, where no voice can tell
 
 

@@ -44,10 +44,10 @@ from kiosk.releases.install import ReleaseStore
 from kiosk.releases.manifest import trusted_keys
 from kiosk.stats import csv_rows, totals
 from kiosk.sync.stick import save_on_stick
+from kiosk.vocabulary import LOOPBACK
 from kiosk.web.admin_sessions import AdminSession, Sessions
 
 COOKIE = "admin"
-LOOPBACK = {"127.0.0.1", "::1"}
 MAX_NOTICE = 1000
 # Seconds a screen session outlives the screen's own idle reset: kiosk.js says "still here" at
 # most every 5 s while the librarian touches the page, so the server never ends it first.

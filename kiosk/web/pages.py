@@ -34,10 +34,9 @@ from kiosk import __version__
 from kiosk.errors import ReleaseNotFound
 from kiosk.library import Library, Release, contact_in, contact_order, is_stale
 from kiosk.search import search as search_index
-from kiosk.vocabulary import STEPS
+from kiosk.vocabulary import LOOPBACK, STEPS
 
 STATIC = Path(__file__).parent / "static"
-LOOPBACK = {"127.0.0.1", "::1"}
 SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}\Z")  # \Z: "$" allows a final newline
 LOCAL_LINK = re.compile(r'<a href="(?!https?:|tel:|mailto:)[^"]*"[^>]*>(.*?)</a>', re.S)
 SAFE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}\Z")

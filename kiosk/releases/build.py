@@ -18,9 +18,10 @@ from pathlib import Path
 
 from kiosk.errors import ContentInvalid, KioskError, Problem
 from kiosk.releases import recordings as recordings_mod
+from kiosk.releases.checks import PLACEHOLDER
 from kiosk.releases.manifest import VERSION_FORMAT, load_private_key, write_manifest
 from kiosk.releases.markdown import SentenceCounter, render_blocks, render_inline
-from kiosk.releases.source import PLACEHOLDER, Content, Guide, load_content
+from kiosk.releases.source import Content, Guide, load_content
 from kiosk.search import build_index
 from kiosk.speech import Segment, Speaker, Track
 

@@ -12,7 +12,8 @@ from kiosk import audio
 from kiosk.errors import KioskError
 from kiosk.releases import recordings
 from kiosk.releases.build import _render_guide
-from kiosk.releases.source import PLACEHOLDER, Content, load_content
+from kiosk.releases.checks import PLACEHOLDER
+from kiosk.releases.source import Content, load_content
 from kiosk.vocabulary import LOOPBACK
 
 CHARS_PER_SECOND = 14  # how long a sentence takes to read, where no voice can tell

@@ -28,7 +28,7 @@ import sqlite_utils
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kiosk.releases.build import _render_guide, index_passages  # noqa: E402
+from kiosk.releases.build import index_passages, render_guide  # noqa: E402
 from kiosk.releases.source import load_content  # noqa: E402
 from kiosk.search import build_index, search  # noqa: E402
 from kiosk.text import strip_arabic_marks  # noqa: E402
@@ -42,7 +42,7 @@ def passages(content_dir: Path) -> list[dict]:
     found: list[dict] = []
     for guide in content.guides:
         for lang in guide.texts:
-            found += index_passages(guide.id, lang, *_render_guide(guide, lang))
+            found += index_passages(guide.id, lang, *render_guide(guide, lang))
     return found
 
 

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kiosk import audio  # noqa: E402
-from kiosk.releases.build import _render_guide, _segments, _takes  # noqa: E402
+from kiosk.releases.build import render_guide, segments_of, takes_of  # noqa: E402
 from kiosk.releases.source import load_content  # noqa: E402
 from kiosk.speech import SAMPLE_RATE, Speaker, wav_samples  # noqa: E402
 from kiosk.studio import create_studio  # noqa: E402
@@ -44,11 +44,11 @@ def make_track(content: Path, out: Path, cache: Path) -> float:
     """The guide's English track as the build makes it; the seconds it took."""
     loaded = load_content(content)
     guide = next(g for g in loaded.guides if g.id == GUIDE)
-    _, said = _render_guide(guide, "en")
+    _, said = render_guide(guide, "en")
     speaker = Speaker(cache)
     started = time.perf_counter()
-    takes = _takes(loaded, guide, "en", said)
-    track = speaker.render(_segments(said, {}, takes), "en", out / "track.mp3")
+    takes = takes_of(loaded, guide, "en", said)
+    track = speaker.render(segments_of(said, {}, takes), "en", out / "track.mp3")
     seconds = time.perf_counter() - started
     (out / "track.json").write_text(json.dumps(
         {"duration_ms": track.duration_ms, "spans": track.spans}))  # fmt: skip
@@ -57,7 +57,7 @@ def make_track(content: Path, out: Path, cache: Path) -> float:
 
 def record_every_other(content: Path, speaker: Speaker) -> tuple[int, float]:
     guide = next(g for g in load_content(content).guides if g.id == GUIDE)
-    _, said = _render_guide(guide, "en")
+    _, said = render_guide(guide, "en")
     client = create_studio(content, speaker).test_client()
     took, count = 0.0, 0
     for i, (_, text) in enumerate(said):

@@ -14,7 +14,7 @@ import pytest
 import sqlite_utils
 
 from kiosk import words
-from kiosk.releases.build import _render_guide, index_passages
+from kiosk.releases.build import index_passages, render_guide
 from kiosk.releases.source import load_content
 from kiosk.search import build_index, search
 
@@ -70,7 +70,7 @@ def index(tmp_path_factory) -> Path:
     rows = []
     for guide in content.guides:
         for lang in guide.texts:
-            rows += index_passages(guide.id, lang, *_render_guide(guide, lang))
+            rows += index_passages(guide.id, lang, *render_guide(guide, lang))
     path = tmp_path_factory.mktemp("search") / "search.db"
     build_index(path, rows)
     return path

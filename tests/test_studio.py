@@ -20,7 +20,7 @@ import pytest
 
 from kiosk import audio
 from kiosk.releases import recordings
-from kiosk.releases.build import _render_guide, build_release
+from kiosk.releases.build import build_release, render_guide
 from kiosk.releases.source import load_content
 from kiosk.speech import SAMPLE_RATE
 from kiosk.studio import create_studio
@@ -65,7 +65,7 @@ def studio(tmp_path, speaker):
 
 def spoken(root: Path, lang: str = "en"):
     guide = next(g for g in load_content(root).guides if g.id == GUIDE)
-    _, said = _render_guide(guide, lang)
+    _, said = render_guide(guide, lang)
     return recordings.sentences(root / "guides" / GUIDE, lang, said)
 
 

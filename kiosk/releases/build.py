@@ -58,7 +58,7 @@ def _write_json(path: Path, data: object) -> None:
     path.write_text(text + "\n", encoding="utf-8")
 
 
-def _render_guide(guide: Guide, tag: str) -> tuple[dict, list[tuple[str, str]]]:
+def render_guide(guide: Guide, tag: str) -> tuple[dict, list[tuple[str, str]]]:
     """Render one translation; return its catalog entry and its sentences (section, text)."""
     parsed = guide.texts[tag]
     counter = SentenceCounter()
@@ -89,7 +89,7 @@ def _render_guide(guide: Guide, tag: str) -> tuple[dict, list[tuple[str, str]]]:
     return entry, counter.sentences
 
 
-def _segments(
+def segments_of(
     sentences: list[tuple[str, str]],
     recordings: dict[str, Path],
     takes: dict[str, Path] | None = None,
@@ -111,7 +111,7 @@ def _segments(
     return segments
 
 
-def _takes(content: Content, guide, tag: str, sentences) -> dict[str, Path]:
+def takes_of(content: Content, guide, tag: str, sentences) -> dict[str, Path]:
     """The current takes of a guide's sentences; the build says which takes no longer fit."""
     gdir = content.root / "guides" / guide.id
     for path in recordings_mod.unused(gdir, tag, sentences):
@@ -240,11 +240,11 @@ def _build_into(root: Path, content: Content, speaker: Speaker, workers, say, le
         for lang in content.languages:
             if lang.tag not in guide.texts:
                 continue  # not translated yet: shown in the languages it has
-            text, sentences = _render_guide(guide, lang.tag)
+            text, sentences = render_guide(guide, lang.tag)
             text["stale"] = guide.stale.get(lang.tag) or []
             recordings = {sec: p for (tag, sec), p in guide.recordings.items() if tag == lang.tag}
-            takes = _takes(content, guide, lang.tag, sentences)
-            segments = _segments(sentences, recordings, takes)
+            takes = takes_of(content, guide, lang.tag, sentences)
+            segments = segments_of(sentences, recordings, takes)
             if guide.kind == "story" and not all(
                 s.recording or (s.takes and all(s.takes)) for s in segments
             ):

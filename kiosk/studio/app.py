@@ -11,7 +11,7 @@ from flask import Flask, abort, jsonify, redirect, render_template, request, sen
 from kiosk import audio
 from kiosk.errors import KioskError
 from kiosk.releases import recordings
-from kiosk.releases.build import _render_guide
+from kiosk.releases.build import render_guide
 from kiosk.releases.checks import PLACEHOLDER
 from kiosk.releases.source import Content, load_content
 from kiosk.vocabulary import LOOPBACK
@@ -44,7 +44,7 @@ def create_studio(content_root: str | Path, speaker=None) -> Flask:
         guide = next((g for g in loaded.guides if g.id == gid), None)
         if guide is None or lang not in guide.texts:
             abort(404)
-        _, said = _render_guide(guide, lang)
+        _, said = render_guide(guide, lang)
         return guide, recordings.sentences(root / "guides" / gid, lang, said)
 
     def expected(loaded: Content, lang: str, text: str) -> float:
@@ -85,7 +85,7 @@ def create_studio(content_root: str | Path, speaker=None) -> Flask:
             for lang in loaded.languages:
                 if lang.tag not in guide.texts:
                     continue
-                _, said = _render_guide(guide, lang.tag)
+                _, said = render_guide(guide, lang.tag)
                 found = recordings.sentences(root / "guides" / guide.id, lang.tag, said)
                 cells[lang.tag] = {
                     "total": len(found),
@@ -144,7 +144,7 @@ def create_studio(content_root: str | Path, speaker=None) -> Flask:
         if gid == recordings.WORDS:
             recordings.save_word(root, lang, found[i], take.flac)
         else:
-            _, said = _render_guide(next(g for g in loaded.guides if g.id == gid), lang)
+            _, said = render_guide(next(g for g in loaded.guides if g.id == gid), lang)
             recordings.save(root / "guides" / gid, lang, found[i], take.flac, said)
         return _answer(lang, gid, i, warnings=take.warnings, seconds=take.seconds, lufs=take.lufs)
 

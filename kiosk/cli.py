@@ -12,37 +12,13 @@ from pathlib import Path
 import click
 
 from kiosk import __version__
+from kiosk.cli_base import KioskGroup, pass_settings, printable, trusted
 from kiosk.cli_content import content as content_group
 from kiosk.cli_content import studio as studio_command
+from kiosk.cli_hq import hq
+from kiosk.cli_release import release
 from kiosk.config import SETTINGS, Settings, load_settings
-from kiosk.errors import ContentInvalid, KioskError
-
-pass_settings = click.make_pass_decorator(Settings)
-
-
-def printable(text: str) -> str:
-    """``text`` with every character that could steer a terminal escaped, line breaks kept.
-
-    Messages can carry words from a release, a stick or headquarters; the sentences that
-    quote them escape them already, and this is the last net before the terminal.
-    """
-    from kiosk.releases.manifest import shown
-
-    return "\n".join(shown(line, limit=None) for line in text.split("\n"))
-
-
-class KioskGroup(click.Group):
-    """Turn every KioskError into its plain message and exit code, never a traceback."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except ContentInvalid as exc:
-            click.echo(printable(exc.message), err=True)
-            sys.exit(exc.exit_code)
-        except KioskError as exc:
-            click.echo(f"Error: {printable(exc.message)}", err=True)
-            sys.exit(exc.exit_code)
+from kiosk.errors import KioskError
 
 
 @click.group(cls=KioskGroup)
@@ -297,9 +273,9 @@ def sync(settings: Settings, usb: str | None, now: bool) -> None:
     if not usb and not now and not syncing.due(settings.data_dir):
         click.echo("Headquarters was unreachable a moment ago; waiting before trying again.")
         return
-    trusted = _trusted(settings, ())
+    keys = trusted(settings, ())
     try:
-        message = syncing.run(settings, trusted, usb=usb, progress=sys.stderr.isatty())
+        message = syncing.run(settings, keys, usb=usb, progress=sys.stderr.isatty())
     except syncing.SyncBusy as exc:
         # Not an error: the sync that holds the lock does the work. Its own code tells
         # scripts and systemd that this one did nothing.
@@ -347,129 +323,6 @@ def services_render(settings: Settings, out: str) -> None:
 
 
 @main.group(cls=KioskGroup)
-def hq() -> None:
-    """Headquarters: add kiosks, publish releases, take in what kiosks send, report."""
-
-
-hq_root = click.option(
-    "--root", type=click.Path(file_okay=False), default=".", show_default=True,
-    help="Headquarters' sync root (releases/, inbox/, devices/).",
-)  # fmt: skip
-
-
-@hq.command("add-device")
-@click.argument("name")
-@hq_root
-@click.option("--authorized-keys", type=click.Path(dir_okay=False), help="Append the lines here.")
-def hq_add_device(name: str, root: str, authorized_keys: str | None) -> None:
-    """Make a kiosk's SSH keys and print the authorized_keys lines that confine them."""
-    from kiosk.hq import add_device
-
-    lines = add_device(Path(root), name)
-    if authorized_keys:
-        with open(authorized_keys, "a", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
-    click.echo("\n".join(lines))
-    click.echo(f"Keys for the kiosk are in {Path(root) / 'devices' / name}.", err=True)
-
-
-@hq.command("publish")
-@click.argument("src", type=click.Path(file_okay=False))
-@click.option("--key", required=True, type=click.Path(dir_okay=False), help="Signing key.")
-@hq_root
-@click.option("--channel", default="stable", show_default=True)
-@click.option("--version", "version", type=int, help="Release number (default: the time).")
-@click.option("--cache", type=click.Path(file_okay=False), help="Speech cache folder.")
-@pass_settings
-def hq_publish(settings, src, key, root, channel, version, cache) -> None:
-    """Build and sign a release from SRC into releases/<channel>/ and make it the latest."""
-    from kiosk.hq import publish
-    from kiosk.speech import Speaker
-
-    speaker = Speaker(cache or settings.speech_cache_dir, rate=settings.speech_rate,
-                      pitch=settings.speech_pitch, bitrate=settings.mp3_bitrate)  # fmt: skip
-    result = publish(src, key, Path(root), channel, speaker, version=version,
-                     progress=lambda m: click.echo(m, err=True), portal_url=settings.portal_url,
-                     wifi_name=settings.wifi_ssid)  # fmt: skip
-    click.echo(f"Published release {result.version} on channel {channel}.")
-
-
-@hq.command("ingest")
-@hq_root
-@click.option("--inbox", type=click.Path(file_okay=False), help="Another inbox (a USB stick's).")
-def hq_ingest(root: str, inbox: str | None) -> None:
-    """Take in every kiosk's snapshots and heartbeats (safe to run again and again)."""
-    from kiosk.hq import ingest
-
-    _ingested(ingest(Path(root), Path(inbox) if inbox else None))
-
-
-def _ingested(report: dict) -> None:
-    click.echo(
-        f"{report['ingested']} new or changed snapshot(s), {report['unchanged']} unchanged, "
-        f"{report['older']} older than what headquarters has (kept the newer), "
-        f"{report['heartbeats']} heartbeat(s), {len(report['rejected'])} set aside."
-    )
-    for line in report["rejected"]:
-        click.echo(f"set aside: {line}", err=True)
-
-
-@hq.command("stick")
-@click.argument("dest", type=click.Path(file_okay=False))
-@hq_root
-@click.option(
-    "--channel",
-    "channels",
-    multiple=True,
-    help="A channel to carry (repeat for more; default: every published one).",
-)
-@click.option(
-    "--pubkey",
-    multiple=True,
-    type=click.Path(dir_okay=False),
-    help="Public key releases are signed with (default: the trusted_keys setting).",
-)
-@pass_settings
-def hq_stick(settings, dest: str, root: str, channels: tuple[str, ...], pubkey) -> None:
-    """Write a USB stick for kiosks: the newest signed releases and an empty inbox, nothing else."""
-    from kiosk.hq import make_stick
-
-    stick = make_stick(Path(root), Path(dest), _trusted(settings, pubkey), list(channels) or None)
-    if stick.took_in is not None:
-        click.echo("The stick still held kiosks' figures; they were taken in first:")
-        _ingested(stick.took_in)
-    for channel, manifest in stick.releases:
-        click.echo(f"Release {manifest.version} of channel {channel}, valid until "
-                   f"{manifest.expires.date()}.")  # fmt: skip
-    click.echo(f"Wrote {stick.files} files ({stick.size / 1e6:.1f} MB) and an empty inbox/ "
-               f"to {dest}. Unmount it before pulling it out.")  # fmt: skip
-
-
-@hq.command("report")
-@hq_root
-def hq_report(root: str) -> None:
-    """Reach so far: visits per kiosk, views per guide and language, kiosks' last word."""
-    from kiosk.hq import reach
-
-    data = reach(Path(root))
-    for device, visits in data["visits"]:
-        click.echo(f"visits  {device:24} {visits}")
-    for guide, lang, views in data["views"]:
-        click.echo(f"views   {guide:16} {lang:6} {views}")
-    from kiosk.vocabulary import DIMENSIONS, STEPS
-
-    for step in STEPS:
-        click.echo(f"step      {step:14} {data['steps'].get(step, 0)} views")
-    for dimension in DIMENSIONS:
-        click.echo(f"dimension {dimension:14} {data['dimensions'].get(dimension, 0)} views")
-    for device, beat, received in data["devices"]:
-        info = __import__("json").loads(beat)
-        click.echo(f"kiosk   {device:24} release {info.get('release')} · heard {received[:16]}")
-    for device, name, message in data["rejected"]:
-        click.echo(f"set aside {device}/{name}: {message}")
-
-
-@main.group(cls=KioskGroup)
 def admin() -> None:
     """The librarian's page: its password."""
 
@@ -489,151 +342,8 @@ def set_password(settings: Settings, password: str) -> None:
     click.echo("The password is set. Sign in as 'librarian' on the kiosk's screen.")
 
 
-@main.group(cls=KioskGroup)
-def release() -> None:
-    """Build, check and install signed content releases."""
-
-
-def _trusted(settings: Settings, pubkeys: tuple[str, ...]):
-    from kiosk.releases.manifest import trusted_keys
-
-    return trusted_keys(settings, pubkeys)
-
-
-@release.command()
-@click.argument("key", type=click.Path(dir_okay=False))
-def keygen(key: str) -> None:
-    """Make a signing key KEY (keep it secret) and KEY.pub (give it to every kiosk)."""
-    from kiosk.releases.manifest import generate_key
-
-    public = generate_key(key)
-    click.echo(f"Wrote the private key {key} and the public key {public.source} (id {public.id}).")
-
-
-@release.command()
-@click.argument("src", type=click.Path(file_okay=False))
-@click.argument("out", type=click.Path(file_okay=False))
-@click.option("--key", required=True, type=click.Path(dir_okay=False), help="Private signing key.")
-@click.option("--version", "version", type=int, help="Release number (default: the time, UTC).")
-@click.option("--expires-days", type=int, help="Days the release stays valid (default 365).")
-@click.option("--cache", type=click.Path(file_okay=False), help="Speech cache folder.")
-@pass_settings
-def build(settings, src, out, key, version, expires_days, cache) -> None:
-    """Check the content in SRC, speak it, and write a signed release to OUT."""
-    from kiosk.releases.build import build_release
-    from kiosk.speech import Speaker
-
-    speaker = Speaker(
-        cache or settings.speech_cache_dir,
-        rate=settings.speech_rate,
-        pitch=settings.speech_pitch,
-        bitrate=settings.mp3_bitrate,
-    )
-    result = build_release(
-        src,
-        out,
-        key,
-        speaker,
-        version=version,
-        expires_days=expires_days or settings.release_expiry_days,
-        workers=settings.speech_workers,
-        progress=lambda msg: click.echo(msg, err=True),
-        portal_url=settings.portal_url,
-        wifi_name=settings.wifi_ssid,
-    )
-    for warning in result.warnings:
-        click.echo(str(warning), err=True)
-    click.echo(
-        f"Built release {result.version} in {out}: {result.guides} guides in "
-        f"{result.languages} languages, {result.audio_ms / 60000:.1f} minutes of audio, "
-        f"{result.files} files, {result.bytes / 1e6:.1f} MB, in {result.seconds:.1f} s."
-    )
-
-
-@release.command()
-@click.argument("directory", type=click.Path(file_okay=False))
-@click.option("--pubkey", multiple=True, type=click.Path(dir_okay=False), help="Trusted key.")
-@pass_settings
-def verify(settings, directory, pubkey) -> None:
-    """Check a release folder's signature, expiry and every file."""
-    from kiosk.releases.manifest import verify_release
-
-    manifest = verify_release(directory, _trusted(settings, pubkey))
-    click.echo(
-        f"Release {manifest.version} is intact and signed by a trusted key "
-        f"({len(manifest.files)} files, valid until {manifest.expires.date()})."
-    )
-
-
-@release.command("radio-pack")
-@click.argument("version")
-@click.argument("out", type=click.Path(file_okay=False))
-@click.option(
-    "--root",
-    type=click.Path(file_okay=False),
-    help="Headquarters' sync root, where VERSION is published (needed when it is a number).",
-)
-@click.option("--channel", default="stable", show_default=True, help="VERSION's channel.")
-@click.option("--pubkey", multiple=True, type=click.Path(dir_okay=False), help="Trusted key.")
-@pass_settings
-def radio_pack(settings, version, out, root, channel, pubkey) -> None:
-    """Write a release's guides for community radio into OUT: per language, each guide's track
-    at broadcast loudness (EBU R128) and a script of its words.
-
-    VERSION is a release folder, or a release number published under --root.
-    """
-    from kiosk.releases.radio import find_release
-    from kiosk.releases.radio import radio_pack as make_pack
-
-    folder = find_release(version, Path(root) if root else None, channel)
-    pack = make_pack(folder, Path(out), _trusted(settings, pubkey),
-                     progress=lambda msg: click.echo(msg, err=True))  # fmt: skip
-    text_only = f" ({len(pack.text_only)} text only)" if pack.text_only else ""
-    click.echo(
-        f"Wrote the radio pack of release {pack.version} to {out}: {pack.languages} languages"
-        f"{text_only}, {pack.tracks} tracks, {pack.audio_ms / 60000:.1f} minutes of audio, "
-        f"{pack.bytes / 1e6:.1f} MB, in {pack.seconds:.1f} s."
-    )
-
-
-@release.command()
-@click.argument("directory", type=click.Path(file_okay=False))
-@click.option("--pubkey", multiple=True, type=click.Path(dir_okay=False), help="Trusted key.")
-@pass_settings
-def install(settings, directory, pubkey) -> None:
-    """Verify the release in DIRECTORY and make it the one this kiosk shows."""
-    from kiosk.releases.install import ReleaseStore
-
-    manifest = ReleaseStore(settings.data_dir).install(directory, _trusted(settings, pubkey))
-    click.echo(f"Release {manifest.version} is installed and live.")
-
-
-@release.command()
-@click.option("--pubkey", multiple=True, type=click.Path(dir_okay=False), help="Trusted key.")
-@pass_settings
-def rollback(settings, pubkey) -> None:
-    """Go back to the release that was live before the current one."""
-    from kiosk.releases.install import ReleaseStore
-
-    version = ReleaseStore(settings.data_dir).rollback(_trusted(settings, pubkey))
-    click.echo(f"Release {version} is live again.")
-
-
-@release.command()
-@pass_settings
-def status(settings) -> None:
-    """Show which release is live and which one a rollback would bring back."""
-    from kiosk.releases.install import ReleaseStore
-
-    store = ReleaseStore(settings.data_dir)
-    if store.recover() is None:
-        click.echo("A release is being installed right now; this may change in a moment.", err=True)
-    click.echo(f"data folder: {Path(settings.data_dir)}")
-    click.echo(f"live release: {store.current_version or 'none'}")
-    click.echo(f"previous release: {store.previous_version or 'none'}")
-    click.echo(f"highest ever installed: {store.highest() or 'none'}")
-
-
+main.add_command(hq)
+main.add_command(release)
 main.add_command(content_group)
 main.add_command(studio_command)
 

@@ -1,0 +1,132 @@
+"""``kiosk hq``: headquarters' commands (add kiosks, publish, ingest, sticks, report)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from kiosk.cli_base import KioskGroup, pass_settings, trusted
+
+
+@click.group(cls=KioskGroup)
+def hq() -> None:
+    """Headquarters: add kiosks, publish releases, take in what kiosks send, report."""
+
+
+hq_root = click.option(
+    "--root", type=click.Path(file_okay=False), default=".", show_default=True,
+    help="Headquarters' sync root (releases/, inbox/, devices/).",
+)  # fmt: skip
+
+
+@hq.command("add-device")
+@click.argument("name")
+@hq_root
+@click.option("--authorized-keys", type=click.Path(dir_okay=False), help="Append the lines here.")
+def hq_add_device(name: str, root: str, authorized_keys: str | None) -> None:
+    """Make a kiosk's SSH keys and print the authorized_keys lines that confine them."""
+    from kiosk.hq import add_device
+
+    lines = add_device(Path(root), name)
+    if authorized_keys:
+        with open(authorized_keys, "a", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+    click.echo("\n".join(lines))
+    click.echo(f"Keys for the kiosk are in {Path(root) / 'devices' / name}.", err=True)
+
+
+@hq.command("publish")
+@click.argument("src", type=click.Path(file_okay=False))
+@click.option("--key", required=True, type=click.Path(dir_okay=False), help="Signing key.")
+@hq_root
+@click.option("--channel", default="stable", show_default=True)
+@click.option("--version", "version", type=int, help="Release number (default: the time).")
+@click.option("--cache", type=click.Path(file_okay=False), help="Speech cache folder.")
+@pass_settings
+def hq_publish(settings, src, key, root, channel, version, cache) -> None:
+    """Build and sign a release from SRC into releases/<channel>/ and make it the latest."""
+    from kiosk.hq import publish
+    from kiosk.speech import Speaker
+
+    speaker = Speaker(cache or settings.speech_cache_dir, rate=settings.speech_rate,
+                      pitch=settings.speech_pitch, bitrate=settings.mp3_bitrate)  # fmt: skip
+    result = publish(src, key, Path(root), channel, speaker, version=version,
+                     progress=lambda m: click.echo(m, err=True), portal_url=settings.portal_url,
+                     wifi_name=settings.wifi_ssid)  # fmt: skip
+    click.echo(f"Published release {result.version} on channel {channel}.")
+
+
+@hq.command("ingest")
+@hq_root
+@click.option("--inbox", type=click.Path(file_okay=False), help="Another inbox (a USB stick's).")
+def hq_ingest(root: str, inbox: str | None) -> None:
+    """Take in every kiosk's snapshots and heartbeats (safe to run again and again)."""
+    from kiosk.hq import ingest
+
+    _ingested(ingest(Path(root), Path(inbox) if inbox else None))
+
+
+def _ingested(report: dict) -> None:
+    click.echo(
+        f"{report['ingested']} new or changed snapshot(s), {report['unchanged']} unchanged, "
+        f"{report['older']} older than what headquarters has (kept the newer), "
+        f"{report['heartbeats']} heartbeat(s), {len(report['rejected'])} set aside."
+    )
+    for line in report["rejected"]:
+        click.echo(f"set aside: {line}", err=True)
+
+
+@hq.command("stick")
+@click.argument("dest", type=click.Path(file_okay=False))
+@hq_root
+@click.option(
+    "--channel",
+    "channels",
+    multiple=True,
+    help="A channel to carry (repeat for more; default: every published one).",
+)
+@click.option(
+    "--pubkey",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Public key releases are signed with (default: the trusted_keys setting).",
+)
+@pass_settings
+def hq_stick(settings, dest: str, root: str, channels: tuple[str, ...], pubkey) -> None:
+    """Write a USB stick for kiosks: the newest signed releases and an empty inbox, nothing else."""
+    from kiosk.hq import make_stick
+
+    stick = make_stick(Path(root), Path(dest), trusted(settings, pubkey), list(channels) or None)
+    if stick.took_in is not None:
+        click.echo("The stick still held kiosks' figures; they were taken in first:")
+        _ingested(stick.took_in)
+    for channel, manifest in stick.releases:
+        click.echo(f"Release {manifest.version} of channel {channel}, valid until "
+                   f"{manifest.expires.date()}.")  # fmt: skip
+    click.echo(f"Wrote {stick.files} files ({stick.size / 1e6:.1f} MB) and an empty inbox/ "
+               f"to {dest}. Unmount it before pulling it out.")  # fmt: skip
+
+
+@hq.command("report")
+@hq_root
+def hq_report(root: str) -> None:
+    """Reach so far: visits per kiosk, views per guide and language, kiosks' last word."""
+    from kiosk.hq import reach
+
+    data = reach(Path(root))
+    for device, visits in data["visits"]:
+        click.echo(f"visits  {device:24} {visits}")
+    for guide, lang, views in data["views"]:
+        click.echo(f"views   {guide:16} {lang:6} {views}")
+    from kiosk.vocabulary import DIMENSIONS, STEPS
+
+    for step in STEPS:
+        click.echo(f"step      {step:14} {data['steps'].get(step, 0)} views")
+    for dimension in DIMENSIONS:
+        click.echo(f"dimension {dimension:14} {data['dimensions'].get(dimension, 0)} views")
+    for device, beat, received in data["devices"]:
+        info = __import__("json").loads(beat)
+        click.echo(f"kiosk   {device:24} release {info.get('release')} · heard {received[:16]}")
+    for device, name, message in data["rejected"]:
+        click.echo(f"set aside {device}/{name}: {message}")

@@ -1,0 +1,47 @@
+"""The librarian's page, one module per part:
+
+- ``common``: the blueprint, its guard (sessions, CSRF, Origin, no-store), the page frame;
+- ``sign_in``: signing in and out, the page's language, the screen's "still here";
+- ``dashboard``: usage in pictures and the kiosk's health;
+- ``notices``: local notices, read by the kiosk or in the librarian's own voice;
+- ``updates``: new guides from a stick or headquarters, going back, figures going out;
+- ``settings``: what a librarian may change.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, abort, request
+
+from kiosk.admin import MIN_PASSWORD, MOUNTS_FILE, Auth
+from kiosk.web.admin import common, dashboard, notices, settings, sign_in, updates  # noqa: F401
+from kiosk.web.admin.notices import NOTICE_UPLOAD, notice_audio, notice_duration
+from kiosk.web.admin_sessions import Sessions
+
+__all__ = ["MIN_PASSWORD", "NOTICE_UPLOAD", "install", "notice_duration"]
+
+
+def _hidden_from_phones() -> None:
+    """Phones get an unknown page's 404 for every /admin path and method, when not allowed.
+
+    This runs before routing answers, which would otherwise tell a phone that the page exists
+    (308 from /admin to /admin/, 405 for a GET of /admin/sign-in).
+    """
+    path = request.path
+    if path != "/admin" and not path.startswith("/admin/"):
+        return
+    if common.source() == "hotspot" and not common.kiosk_settings().admin_over_hotspot:
+        abort(404)
+
+
+def install(app: Flask) -> None:
+    kiosk = app.extensions["kiosk.settings"]
+    app.before_request(_hidden_from_phones)
+    app.config.setdefault("MOUNTS_FILE", MOUNTS_FILE)  # tests name their own
+    app.extensions["kiosk.auth"] = Auth(kiosk.data_dir)
+    app.extensions["kiosk.admin_sessions"] = Sessions(
+        kiosk.admin_idle_minutes * 60, kiosk.admin_session_hours * 3600
+    )
+    app.register_blueprint(common.admin)
+    app.add_url_rule("/notice/<int:notice_id>.mp3", "notice_audio", notice_audio)
+    # A notice may carry the librarian's own reading (a WAV from the page's recorder).
+    app.config.setdefault("KIOSK_UPLOADS", {})["admin.add_notice"] = NOTICE_UPLOAD

@@ -10,6 +10,7 @@ method is the same 404 as an unknown page unless ``admin_over_hotspot`` is on.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import time
 import tomllib
@@ -80,13 +81,13 @@ def guard():
     g.channel = "screen" if where == "screen" else "phone"
     if where == "hotspot" and not kiosk_settings().admin_over_hotspot:
         abort(404)
-    g.admin = sessions().get(request.cookies.get(COOKIE), where, idle_limit(where))
+    g.librarian = sessions().get(request.cookies.get(COOKIE), where, idle_limit(where))
     if request.method == "POST":
         origin = request.headers.get("Origin")
         if origin is not None and urlsplit(origin).netloc != request.host:
             abort(403)
         sent = request.form.get("csrf", "")
-        if g.admin is None or not hmac.compare_digest(sent.encode(), g.admin.csrf.encode()):
+        if g.librarian is None or not hmac.compare_digest(sent.encode(), g.librarian.csrf.encode()):
             abort(403)
 
 
@@ -115,12 +116,12 @@ def page(template: str, status: int = 200, **extra):
     release = live_release()
     if release is None:
         return Response("No guides are installed; the librarian's page needs them.", 503)
-    lang = g.admin.lang if g.admin else release.reference
+    lang = g.librarian.lang if g.librarian else release.reference
     ctx = _context(release, lang, **extra)
     words = ctx["words"]
     ctx.update(
         a=lambda key: words.get(f"admin.{key}") or FALLBACK_WORDS.get(key, key),
-        csrf=g.admin.csrf if g.admin else "",
+        csrf=g.librarian.csrf if g.librarian else "",
         languages=release.languages,
     )
     response = Response(render_template(template, **ctx), status=status, mimetype="text/html")
@@ -128,7 +129,18 @@ def page(template: str, status: int = 200, **extra):
 
 
 def signed_in() -> bool:
-    return g.admin is not None and g.admin.signed_in
+    return g.librarian is not None and g.librarian.signed_in
+
+
+def login_required(view):
+    """A page for the signed-in librarian only; anyone else is sent to sign in again."""
+
+    @functools.wraps(view)
+    def wrapper(**kwargs):
+        need_sign_in()
+        return view(**kwargs)
+
+    return wrapper
 
 
 def need_sign_in():

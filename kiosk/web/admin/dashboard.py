@@ -90,7 +90,7 @@ MESSAGES = ("notice_added", "saved")
 
 
 @common.admin.get("/dashboard")
+@common.login_required
 def dashboard():
-    common.need_sign_in()
     message = request.args.get("m", "")
     return dashboard_page(message=message if message in MESSAGES else "")

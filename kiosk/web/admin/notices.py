@@ -20,8 +20,8 @@ from kiosk.web.admin.dashboard import dashboard_page
 
 
 @common.admin.post("/notices")
+@common.login_required
 def add_notice():
-    common.need_sign_in()
     release = common.live_release()
     text = common.clean_text(request.form.get("text", ""), common.MAX_NOTICE, newlines=True)
     lang = request.form.get("lang", "")
@@ -96,8 +96,8 @@ def notice_duration(data_dir, notice_id: int) -> int | None:
 
 
 @common.admin.post("/notices/<int:notice_id>/remove")
+@common.login_required
 def remove_notice(notice_id: int):
-    common.need_sign_in()
     common.auth().remove_notice(notice_id)
     for suffix in (".mp3", ".json"):
         (Path(common.kiosk_settings().data_dir) / "notices" / f"{notice_id}{suffix}").unlink(

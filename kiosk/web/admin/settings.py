@@ -15,8 +15,8 @@ from kiosk.web.admin.dashboard import dashboard_page
 
 
 @common.admin.post("/settings")
+@common.login_required
 def save_settings():
-    common.need_sign_in()
     release = common.live_release()
     form = request.form
     ssid = common.clean_text(form.get("wifi_ssid", ""), 32, newlines=False)

@@ -18,9 +18,9 @@ from kiosk.web.admin.dashboard import dashboard_page
 @common.admin.get("/")
 def home():
     if not common.signed_in():
-        if g.admin is None:
-            g.admin = common.sessions().new(common.source(), _lang_choice())
-        session = g.admin
+        if g.librarian is None:
+            g.librarian = common.sessions().new(common.source(), _lang_choice())
+        session = g.librarian
         message = request.args.get("m", "")
         page = common.page(
             "admin/sign_in.html",
@@ -49,14 +49,14 @@ def sign_in():
         return redirect(url_for("admin.home", m="throttled"), code=303)
     if not ok:
         return redirect(url_for("admin.home", m="wrong"), code=303)
-    common.sessions().end(g.admin.token)  # a new id at sign-in: a planted one is worthless
-    session = common.sessions().new(common.source(), g.admin.lang, signed_in=True)
+    common.sessions().end(g.librarian.token)  # a new id at sign-in: a planted one is worthless
+    session = common.sessions().new(common.source(), g.librarian.lang, signed_in=True)
     return common.set_cookie(redirect(url_for("admin.home"), code=303), session)
 
 
 @common.admin.post("/sign-out")
 def sign_out():
-    common.sessions().end(g.admin.token)
+    common.sessions().end(g.librarian.token)
     response = redirect(url_for("admin.home"), code=303)
     response.delete_cookie(common.COOKIE, path="/admin", httponly=True, samesite="Strict")
     return response
@@ -67,7 +67,7 @@ def language():
     release = common.live_release()
     lang = request.form.get("lang", "")
     if release is not None and lang in release.languages:
-        g.admin.lang = lang
+        g.librarian.lang = lang
     return redirect(url_for("admin.home"), code=303)
 
 

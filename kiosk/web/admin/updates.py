@@ -39,8 +39,8 @@ def _chosen_stick() -> Path:
 
 
 @common.admin.post("/usb-install")
+@common.login_required
 def usb_install():
-    common.need_sign_in()
     settings = common.kiosk_settings()
     path = _chosen_stick()
     source = path if (path / "manifest.json").exists() else path / "release"
@@ -53,8 +53,8 @@ def usb_install():
 
 
 @common.admin.post("/rollback")
+@common.login_required
 def rollback():
-    common.need_sign_in()
     settings = common.kiosk_settings()
     try:
         trusted = trusted_keys(settings)
@@ -68,9 +68,9 @@ _sync_lock = threading.Lock()
 
 
 @common.admin.post("/sync")
+@common.login_required
 def sync_now():
     """Start a sync with headquarters in the background; the page never waits for it."""
-    common.need_sign_in()
     settings = common.kiosk_settings()
     if not settings.hq_host:
         return dashboard_page(message="no_hq", status=400)
@@ -104,8 +104,8 @@ def _csv_bytes() -> bytes:
 
 
 @common.admin.get("/export.csv")
+@common.login_required
 def export():
-    common.need_sign_in()
     name = f"usage-{_safe(common.kiosk_settings().device_name)}-{dt.date.today().isoformat()}.csv"
     return send_file(
         io.BytesIO(_csv_bytes()), mimetype="text/csv", as_attachment=True, download_name=name
@@ -113,8 +113,8 @@ def export():
 
 
 @common.admin.post("/export-to-stick")
+@common.login_required
 def export_to_stick():
-    common.need_sign_in()
     settings = common.kiosk_settings()
     folder = _chosen_stick()
     name = f"usage-{_safe(settings.device_name)}-{dt.date.today().isoformat()}.csv"

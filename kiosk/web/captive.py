@@ -60,11 +60,11 @@ def _own_hosts() -> set[str]:
 
 @captive.get("/portal")
 def landing():
-    from kiosk.web.pages import _context, _release, g
+    from kiosk.web.pages import g, page_context, release_or_503
 
     g.channel = "phone"
-    release = _release()
-    return render_template("portal.html", **_context(release, None, portal=_portal()))
+    release = release_or_503()
+    return render_template("portal.html", **page_context(release, None, portal=_portal()))
 
 
 @captive.post("/portal/continue")

@@ -87,10 +87,10 @@ def _usage() -> Usage:
 
 def _known(lang: str, gid: str) -> None:
     """404 unless the live release has this language and guide."""
-    from kiosk.web.pages import _guide, _language, _release
+    from kiosk.web.pages import guide_or_404, language_or_404, release_or_503
 
-    _language(lang)
-    _guide(_release(), gid)
+    language_or_404(lang)
+    guide_or_404(release_or_503(), gid)
 
 
 @counting.post("/<lang>/guide/<gid>/listen")

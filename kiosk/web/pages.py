@@ -87,28 +87,28 @@ def _pick_channel(endpoint, values):
         abort(redirect(request.full_path.replace("/screen", "", 1).rstrip("?") or "/"))
 
 
-def _release() -> Release:
+def release_or_503() -> Release:
     try:
         return library().release()
     except ReleaseNotFound:
         abort(503)
 
 
-def _language(lang: str) -> dict:
-    release = _release()
+def language_or_404(lang: str) -> dict:
+    release = release_or_503()
     if not SAFE_TAG.match(lang) or lang not in release.languages:
         abort(404)
     return release.languages[lang]
 
 
-def _guide(release: Release, gid: str):
+def guide_or_404(release: Release, gid: str):
     """The guide called ``gid`` in the live release, or a 404."""
     if not SAFE_ID.match(gid) or gid not in release.guide_by_id:
         abort(404)
     return release.guide_by_id[gid]
 
 
-def _context(release: Release, lang: str | None, **extra) -> dict:
+def page_context(release: Release, lang: str | None, **extra) -> dict:
     language = release.languages.get(lang or "", release.languages[release.reference])
     words = release.words(language["tag"])
     return {
@@ -133,7 +133,7 @@ def cached(view):
 
     @wraps(view)
     def wrapper(**kwargs):
-        release = _release()
+        release = release_or_503()
         # Notices come and go by date, so a page is kept for the day it was drawn on.
         key = (request.blueprint, request.path, request.args.get("thanks") == "1", dt.date.today())
         html = release.pages.get(key)
@@ -149,14 +149,14 @@ def cached(view):
 @site.get("/")
 @cached
 def languages():
-    release = _release()
+    release = release_or_503()
     ordered = list(release.languages.values())
     if g.channel == "screen":
         order = [t for t in settings().language_order if t in release.languages]
         ordered = [release.languages[t] for t in order] + [
             lang for lang in ordered if lang["tag"] not in order
         ]
-    return render_template("languages.html", **_context(release, None, ordered=ordered))
+    return render_template("languages.html", **page_context(release, None, ordered=ordered))
 
 
 @site.get("/attract")
@@ -164,7 +164,7 @@ def attract():
     """While nobody is near (touchscreen): guide titles in each language, the Wi-Fi QR code."""
     if g.channel != "screen":
         abort(404)
-    release = _release()
+    release = release_or_503()
     slides = [
         {
             "lang": tag,
@@ -181,7 +181,7 @@ def attract():
     ]
     return render_template(
         "attract.html",
-        **_context(
+        **page_context(
             release,
             None,
             slides=slides,
@@ -195,8 +195,8 @@ def attract():
 @site.get("/<lang>/")
 @cached
 def home(lang: str):
-    _language(lang)
-    release = _release()
+    language_or_404(lang)
+    release = release_or_503()
     groups = []
     placed: set[str] = set()
     for step in STEPS:
@@ -214,7 +214,8 @@ def home(lang: str):
             notices.append({**n, "audio": ms is not None, "audio_ms": ms or 0})
     elsewhere = [_elsewhere(release, g_) for g_ in release.guides if lang not in g_.text]
     return render_template(
-        "home.html", **_context(release, lang, groups=groups, notices=notices, elsewhere=elsewhere)
+        "home.html",
+        **page_context(release, lang, groups=groups, notices=notices, elsewhere=elsewhere),
     )
 
 
@@ -234,20 +235,20 @@ def _elsewhere(release: Release, item) -> dict:
 @site.get("/<lang>/guide/<gid>")
 @cached
 def guide(lang: str, gid: str):
-    _language(lang)
-    release = _release()
-    item = _guide(release, gid)
+    language_or_404(lang)
+    release = release_or_503()
+    item = guide_or_404(release, gid)
     if lang not in item.text:
         # Not translated yet: say so in the visitor's language, and offer the ones it has.
         return render_template(
-            "elsewhere.html", **_context(release, lang, other=_elsewhere(release, item))
+            "elsewhere.html", **page_context(release, lang, other=_elsewhere(release, item))
         )
     order = release.guides_in(lang)
     index = order.index(item)
     text = item.text[lang]
     return render_template(
         "guide.html",
-        **_context(
+        **page_context(
             release,
             lang,
             guide=item,
@@ -268,8 +269,8 @@ def _wifi_escape(ssid: str) -> str:
 
 @site.get("/<lang>/search")
 def search(lang: str):
-    _language(lang)
-    release = _release()
+    language_or_404(lang)
+    release = release_or_503()
     query = request.args.get("q", "")[:200].strip()
     if query:
         g.search_query = query
@@ -287,7 +288,7 @@ def search(lang: str):
             snippet = snippet.replace("\x02", "<mark>").replace("\x03", "</mark>")
             snippet = Markup(snippet)  # noqa: S704 - escaped above, then only <mark> added
             hits.append({**hit, "title": guide_.text[lang]["title"], "snippet": snippet})
-        context = _context(release, lang, query=query, hits=hits)
+        context = page_context(release, lang, query=query, hits=hits)
         found = (bool(hits), render_template("search.html", **context))
         release.searches.put(key, found)
     if query:
@@ -297,8 +298,8 @@ def search(lang: str):
 
 @site.get("/<lang>/help")
 def help_page(lang: str):
-    _language(lang)
-    release = _release()
+    language_or_404(lang)
+    release = release_or_503()
     words = release.words(lang)
     countries = sorted({c for contact in release.contacts for c in contact["countries"]})
     country = request.args.get("country", "")
@@ -318,7 +319,7 @@ def help_page(lang: str):
             c["call_qr"] = qr_svg("tel:" + re.sub(r"[^0-9+#*]", "", c["phone"]))
     return render_template(
         "help.html",
-        **_context(
+        **page_context(
             release,
             lang,
             groups=_by_country(release, lang, contacts, words),
@@ -350,9 +351,9 @@ def _by_country(release: Release, lang: str, contacts: list[dict], words) -> lis
 
 @site.get("/<lang>/guide/<gid>/save.html")
 def save_text(lang: str, gid: str):
-    _language(lang)
-    release = _release()
-    item = _guide(release, gid)
+    language_or_404(lang)
+    release = release_or_503()
+    item = guide_or_404(release, gid)
     if lang not in item.text:
         abort(404)
     text = item.text[lang]
@@ -366,7 +367,7 @@ def save_text(lang: str, gid: str):
     }
     body = render_template(
         "save.html",
-        **_context(release, lang, guide=item, text=text, today=dt.date.today()),
+        **page_context(release, lang, guide=item, text=text, today=dt.date.today()),
     )
     response = Response(body, mimetype="text/html")
     response.headers["Content-Disposition"] = _attachment(f"{gid}-{lang}.html")
@@ -375,9 +376,9 @@ def save_text(lang: str, gid: str):
 
 @site.get("/<lang>/guide/<gid>/save.mp3")
 def save_audio(lang: str, gid: str):
-    _language(lang)
-    release = _release()
-    rel = _guide(release, gid).text.get(lang, {}).get("audio")
+    language_or_404(lang)
+    release = release_or_503()
+    rel = guide_or_404(release, gid).text.get(lang, {}).get("audio")
     path = release.path_of(rel) if rel else None
     if path is None:
         abort(404)
@@ -396,7 +397,7 @@ def _attachment(name: str) -> str:
 
 def media(version: int, rel: str):
     """A file of the live release, only if its signed manifest lists it."""
-    release = _release()
+    release = release_or_503()
     if version != release.version:
         abort(404)
     path = release.path_of(rel)
@@ -449,7 +450,7 @@ def _error_page(status: int):
     lang = parts[0] if parts and parts[0] in release.languages else None
     if not hasattr(g, "channel"):
         g.channel = "screen" if request.path.startswith("/screen") else "phone"
-    return render_template("error.html", **_context(release, lang, status=status)), status
+    return render_template("error.html", **page_context(release, lang, status=status)), status
 
 
 def install(app: Flask) -> None:

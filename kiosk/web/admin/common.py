@@ -111,13 +111,13 @@ def live_release() -> Release | None:
 
 
 def page(template: str, status: int = 200, **extra):
-    from kiosk.web.pages import _context
+    from kiosk.web.pages import page_context
 
     release = live_release()
     if release is None:
         return Response("No guides are installed; the librarian's page needs them.", 503)
     lang = g.librarian.lang if g.librarian else release.reference
-    ctx = _context(release, lang, **extra)
+    ctx = page_context(release, lang, **extra)
     words = ctx["words"]
     ctx.update(
         a=lambda key: words.get(f"admin.{key}") or FALLBACK_WORDS.get(key, key),

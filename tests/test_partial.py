@@ -211,10 +211,10 @@ def test_a_section_changed_in_english_since_its_translation_says_so(site, partia
 def test_the_radio_pack_takes_each_language_s_own_guides(partial_release):
     import json
 
-    from kiosk.releases.radio import _tracks
+    from kiosk.releases.radio import tracks_of
 
     out, _, _ = partial_release
-    tracks = _tracks(json.loads((out / "catalog.json").read_text()))
+    tracks = tracks_of(json.loads((out / "catalog.json").read_text()))
     by_lang = {}
     for track in tracks:
         by_lang.setdefault(track.lang, []).append(track.name)

@@ -118,9 +118,9 @@ def test_screen_gets_qr_codes_and_idle_reset_phone_gets_downloads(client, app):
 
 
 def test_wifi_name_is_escaped_in_the_qr_code(device_dir, keypair):
-    from kiosk.web.pages import _wifi_escape
+    from kiosk.web.pages import wifi_escape
 
-    assert _wifi_escape('Lib;rary "A"') == 'Lib\\;rary \\"A\\"'
+    assert wifi_escape('Lib;rary "A"') == 'Lib\\;rary \\"A\\"'
 
 
 def test_screen_pages_are_only_for_the_kiosk_itself(client):

@@ -143,7 +143,7 @@ def radio_pack(
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         catalog = _catalog(checked("catalog.json"))
-        tracks = _tracks(catalog)
+        tracks = tracks_of(catalog)
         spoken = [t for t in tracks if t.name]
         ffmpeg = require_tool("ffmpeg", "ffmpeg") if spoken else ""
         pack = work / "pack"
@@ -218,7 +218,7 @@ def _file_name(value: object, what: str) -> str:
     return value
 
 
-def _tracks(catalog: dict) -> list[_Track]:
+def tracks_of(catalog: dict) -> list[_Track]:
     """Every guide in each language it is in, in catalog order, named as the pack names its
     files."""
     guides = catalog["guides"]

@@ -185,7 +185,7 @@ def attract():
             release,
             None,
             slides=slides,
-            wifi_qr=qr_svg(f"WIFI:S:{_wifi_escape(settings().wifi_ssid)};T:nopass;;"),
+            wifi_qr=qr_svg(f"WIFI:S:{wifi_escape(settings().wifi_ssid)};T:nopass;;"),
             invite_minutes=settings().invite_minutes,
             quiet_hours=settings().quiet_hours,
         ),
@@ -258,12 +258,12 @@ def guide(lang: str, gid: str):
             next=order[index + 1] if index + 1 < len(order) else None,
             thanks=request.args.get("thanks") == "1",
             guide_qr=qr_svg(f"{settings().portal_url.rstrip('/')}/{lang}/guide/{gid}"),
-            wifi_qr=qr_svg(f"WIFI:S:{_wifi_escape(settings().wifi_ssid)};T:nopass;;"),
+            wifi_qr=qr_svg(f"WIFI:S:{wifi_escape(settings().wifi_ssid)};T:nopass;;"),
         ),
     )
 
 
-def _wifi_escape(ssid: str) -> str:
+def wifi_escape(ssid: str) -> str:
     return re.sub(r'([\\;,:"])', r"\\\1", ssid)
 
 

@@ -275,3 +275,12 @@ def mounted_sticks(usb_root: str | os.PathLike[str], mounts_file: str = MOUNTS_F
         if parent == root and STICK_NAME.fullmatch(name):
             names.add(name)
     return sorted(names)
+
+
+def notice_duration(data_dir, notice_id: int) -> int | None:
+    """How long a notice's recording is, in ms, or None when it has none."""
+    try:
+        path = Path(data_dir) / "notices" / f"{notice_id}.json"
+        return int(json.loads(path.read_text())["duration_ms"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

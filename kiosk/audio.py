@@ -16,9 +16,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kiosk.errors import KioskError
-from kiosk.speech import SAMPLE_RATE, require_tool
+from kiosk.errors import KioskError, require_tool
 
+SAMPLE_RATE = 22050  # the kiosk's tracks: mono 16-bit PCM at this rate, then MP3
 TARGET_LUFS = -19.0  # speech on small speakers
 MAX_PEAK_DBFS = -1.0  # a gain never pushes a sample above this
 QUIET_LUFS = -40.0  # a take below this, before the gain, is too quiet to use well

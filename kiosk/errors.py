@@ -6,6 +6,7 @@ exceptions still catch it sensibly (as gpiozero does with ``BadPinFactory(..., I
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 
 
@@ -69,3 +70,13 @@ class ReleaseNotFound(KioskError, FileNotFoundError):
     """There is no release where one was expected."""
 
     exit_code = 3
+
+
+def require_tool(tool: str, package: str) -> str:
+    """The path of a program the kiosk needs, or ToolMissing naming the package to install."""
+    path = shutil.which(tool)
+    if path is None:
+        raise ToolMissing(
+            f"{tool} is not installed. Install it with: sudo apt-get install {package}"
+        )
+    return path

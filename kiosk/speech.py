@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from kiosk.errors import KioskError, ToolMissing
+from kiosk import audio
+from kiosk.audio import SAMPLE_RATE
+from kiosk.errors import KioskError, require_tool
 from kiosk.files import write_atomic
 
-SAMPLE_RATE = 22050
 SENTENCE_PAUSE_MS = 250
 SEGMENT_PAUSE_MS = 700
 CACHE_FORMAT = 1
@@ -55,15 +56,6 @@ class Track:
     @classmethod
     def from_json(cls, data: dict) -> Track:
         return cls([tuple(s) for s in data["spans"]], data["duration_ms"])
-
-
-def require_tool(tool: str, package: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        raise ToolMissing(
-            f"{tool} is not installed. Install it with: sudo apt-get install {package}"
-        )
-    return path
 
 
 def _version(cmd: list[str]) -> str:
@@ -258,8 +250,6 @@ class Speaker:
         synthetic = [s for n, p in enumerate(pieces) for m, s in enumerate(p)
                      if (n, m) not in human and segments[n].recording is None]  # fmt: skip
         if human and synthetic:
-            from kiosk import audio
-
             people = b"".join(pieces[n][m] for n, m in human)
             db = audio.measure(b"".join(synthetic)) - audio.measure(people)
             db = min(db, audio.MAX_PEAK_DBFS - audio.peak_dbfs(people))

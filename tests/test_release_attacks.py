@@ -131,7 +131,7 @@ def test_no_name_pattern_in_the_kiosk_accepts_a_trailing_newline(tmp_path):
     """Every name pattern, as the kiosk itself compiled it, and the checks that use them."""
     from kiosk import hq
     from kiosk.errors import KioskError
-    from kiosk.releases import manifest, source
+    from kiosk.releases import checks, manifest, source
     from kiosk.web import pages
 
     with pytest.raises(KioskError, match="device name"):
@@ -151,7 +151,7 @@ def test_no_name_pattern_in_the_kiosk_accepts_a_trailing_newline(tmp_path):
         (pages.SAFE_TAG.match, "ne"),
         (source.ID.match, "documents"),
         (source.TAG.match, "ne"),
-        (source.COUNTRY.match, "NP"),
+        (checks.COUNTRY.match, "NP"),
     ]
     for check, good in cases:
         assert check(good), check

@@ -29,11 +29,10 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
-from kiosk.errors import KioskError, ReleaseNotFound, ReleaseRejected
+from kiosk.errors import KioskError, ReleaseNotFound, ReleaseRejected, require_tool
 from kiosk.hq.root import CHANNEL_NAME
 from kiosk.releases.build import CATALOG_FORMAT
 from kiosk.releases.manifest import PublicKey, check_file, shown, verify_release
-from kiosk.speech import require_tool
 
 TARGET_I = -23.0  # EBU R128 programme loudness, LUFS
 MAX_TP = -1.0  # EBU R128's ceiling for true peaks, dBTP

@@ -31,6 +31,7 @@ from flask import (
 from markupsafe import Markup, escape
 
 from kiosk import __version__
+from kiosk.admin import notice_duration
 from kiosk.errors import ReleaseNotFound
 from kiosk.library import Library, Release, contact_in, contact_order, is_stale
 from kiosk.search import search as search_index
@@ -205,7 +206,6 @@ def home(lang: str):
         placed.update(g_.id for g_ in guides)
         if guides:
             groups.append((step, guides))
-    from kiosk.web.admin import notice_duration
 
     notices = []
     for n in current_app.extensions["kiosk.auth"].notices(dt.date.today()):

@@ -14,10 +14,10 @@ from flask import Flask, abort, request
 
 from kiosk.admin import MIN_PASSWORD, MOUNTS_FILE, Auth
 from kiosk.web.admin import common, dashboard, notices, settings, sign_in, updates  # noqa: F401
-from kiosk.web.admin.notices import NOTICE_UPLOAD, notice_audio, notice_duration
+from kiosk.web.admin.notices import NOTICE_UPLOAD, notice_audio
 from kiosk.web.admin_sessions import Sessions
 
-__all__ = ["MIN_PASSWORD", "NOTICE_UPLOAD", "install", "notice_duration"]
+__all__ = ["MIN_PASSWORD", "NOTICE_UPLOAD", "install"]
 
 
 def _hidden_from_phones() -> None:

@@ -34,6 +34,7 @@ from kiosk.errors import KioskError
 from kiosk.library import Release
 from kiosk.vocabulary import LOOPBACK
 from kiosk.web.admin_sessions import AdminSession, Sessions
+from kiosk.web.pages import page_context
 
 COOKIE = "admin"
 MAX_NOTICE = 1000
@@ -111,8 +112,6 @@ def live_release() -> Release | None:
 
 
 def page(template: str, status: int = 200, **extra):
-    from kiosk.web.pages import page_context
-
     release = live_release()
     if release is None:
         return Response("No guides are installed; the librarian's page needs them.", 503)

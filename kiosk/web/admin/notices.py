@@ -84,17 +84,6 @@ def _speak_notice(notice_id: int, lang: str, text: str, release: Release) -> Non
         pass  # the notice still shows as text
 
 
-def notice_duration(data_dir, notice_id: int) -> int | None:
-    """How long a notice's recording is, in ms, or None when it has none."""
-    import json
-
-    try:
-        path = Path(data_dir) / "notices" / f"{notice_id}.json"
-        return int(json.loads(path.read_text())["duration_ms"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
 @common.admin.post("/notices/<int:notice_id>/remove")
 @common.login_required
 def remove_notice(notice_id: int):

@@ -1,0 +1,15 @@
+"""The code's shape holds (issue 13): no import cycles, no private names across modules."""
+
+from __future__ import annotations
+
+from benchmarks.layout import cycles, figures
+
+
+def test_no_module_imports_itself_round_about_and_none_reaches_into_anothers_privates():
+    found = figures()
+    assert found["cycles"] == []
+    assert found["private"] == []
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

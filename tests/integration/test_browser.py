@@ -440,7 +440,9 @@ def test_one_long_word_in_a_notice_never_widens_the_page(browser, librarian_serv
     page.fill("#n-text", "ल" * 500 + "x" * 500)
     page.select_option("#n-lang", "en")
     with page.expect_navigation():
-        page.locator("form.admin-form", has=page.locator("#n-text")).locator("button").click()
+        page.locator("form.admin-form", has=page.locator("#n-text")).locator(
+            "button[type=submit]"
+        ).click()
     widths = {}
     for name, path, viewport in (("dashboard", "/admin/dashboard", SCREEN),
                                  ("screen home", "/screen/en/", SCREEN),

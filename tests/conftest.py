@@ -266,3 +266,25 @@ def qr_codes(html: str) -> list[str]:
                              capture_output=True, check=True)  # fmt: skip
         found.append(out.stdout.decode().strip())
     return found
+
+
+def reading_wav(
+    path: Path, text: str, voice: str = "en-us+f3", pad_s: float = 1.0, speed: int | None = None
+) -> Path:
+    """A 'person' reading ``text`` (espeak-ng's other voice stands in), with ``pad_s`` seconds
+    of silence before and after, as a WAV file at ``path``: what a microphone would send."""
+    import wave
+
+    from kiosk.speech import wav_samples
+
+    rate_args = ["-s", str(speed)] if speed else []
+    spoken = subprocess.run(["espeak-ng", "-v", voice, *rate_args, "--stdout", text],
+                            capture_output=True, check=True).stdout  # fmt: skip
+    rate, _, pcm = wav_samples(spoken)
+    quiet = b"\0\0" * int(rate * pad_s)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(quiet + pcm + quiet)
+    return path

@@ -785,21 +785,9 @@ def test_a_really_mounted_stick_is_found_in_proc_self_mounts(
 
 
 def _reading(tmp_path, text="The library is closed on Friday afternoon.") -> bytes:
-    import subprocess
-    import wave
+    from tests.conftest import reading_wav
 
-    from kiosk.speech import wav_samples
-
-    spoken = subprocess.run(["espeak-ng", "-v", "en-us+f3", "--stdout", text],
-                            capture_output=True, check=True).stdout  # fmt: skip
-    rate, _, pcm = wav_samples(spoken)
-    path = tmp_path / "reading.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(b"\0\0" * rate + pcm + b"\0\0" * rate)
-    return path.read_bytes()
+    return reading_wav(tmp_path / "reading.wav", text).read_bytes()
 
 
 def _notice_form(token, voice: bytes | None):

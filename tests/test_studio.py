@@ -24,7 +24,7 @@ from kiosk.releases.build import build_release, render_guide
 from kiosk.releases.source import load_content
 from kiosk.speech import SAMPLE_RATE
 from kiosk.studio import create_studio
-from tests.conftest import copy_content, free_port, wait_until_listening
+from tests.conftest import copy_content, free_port, reading_wav, wait_until_listening
 from tests.test_speech import assert_sentences_have_their_own_sound, decode
 
 LOCAL = {"REMOTE_ADDR": "127.0.0.1"}
@@ -32,17 +32,8 @@ GUIDE = "passport"
 
 
 def voice_wav(path: Path, text: str, voice: str = "en-us+f3", pad_s: float = 1.0) -> Path:
-    """A 'person' reading: espeak-ng's other voice, with silence before and after."""
-    spoken = subprocess.run(["espeak-ng", "-v", voice, "-s", "140", "--stdout", text],
-                            capture_output=True, check=True).stdout  # fmt: skip
-    rate, _, pcm = audio_wav(spoken)
-    quiet = b"\0\0" * int(rate * pad_s)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(quiet + pcm + quiet)
-    return path
+    """A 'person' reading, a little slower than the kiosk's own voice."""
+    return reading_wav(path, text, voice, pad_s, speed=140)
 
 
 def audio_wav(data: bytes):

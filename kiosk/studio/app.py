@@ -36,16 +36,17 @@ def create_studio(content_root: str | Path, speaker=None) -> Flask:
         return {k: v for k, v in loaded.ui.get(lang, {}).items()
                 if not k.startswith("admin.") and not PLACEHOLDER.search(v)}  # fmt: skip
 
-    def spoken(loaded: Content, lang: str, gid: str) -> tuple[object, list]:
+    def spoken(loaded: Content, lang: str, gid: str) -> tuple[list, list]:
+        """The sentences (or words) to record, and the guide's spoken text they come from."""
         if gid == recordings.WORDS:
             if lang not in loaded.ui:
                 abort(404)
-            return None, recordings.ui_words(root, lang, words_of(loaded, lang))
+            return recordings.ui_words(root, lang, words_of(loaded, lang)), []
         guide = next((g for g in loaded.guides if g.id == gid), None)
         if guide is None or lang not in guide.texts:
             abort(404)
         _, said = render_guide(guide, lang)
-        return guide, recordings.sentences(root / "guides" / gid, lang, said)
+        return recordings.sentences(root / "guides" / gid, lang, said), said
 
     def expected(loaded: Content, lang: str, text: str) -> float:
         voice = next((x.voice for x in loaded.languages if x.tag == lang), "")
@@ -108,7 +109,7 @@ def create_studio(content_root: str | Path, speaker=None) -> Flask:
     @app.get("/<lang>/<gid>")
     def sentence_page(lang: str, gid: str):
         loaded = content()
-        _, found = spoken(loaded, lang, gid)
+        found, _ = spoken(loaded, lang, gid)
         default = next((s.index for s in found if not s.recording), 0)
         i = request.args.get("i", default, type=int)
         if not 0 <= i < len(found):
@@ -130,7 +131,7 @@ def create_studio(content_root: str | Path, speaker=None) -> Flask:
     @app.post("/<lang>/<gid>/<int:i>")
     def take(lang: str, gid: str, i: int):
         loaded = content()
-        _, found = spoken(loaded, lang, gid)
+        found, said = spoken(loaded, lang, gid)
         if not 0 <= i < len(found):
             return _answer(
                 lang, gid, 0, problem="There is no such sentence in this guide.", code=404
@@ -144,13 +145,12 @@ def create_studio(content_root: str | Path, speaker=None) -> Flask:
         if gid == recordings.WORDS:
             recordings.save_word(root, lang, found[i], take.flac)
         else:
-            _, said = render_guide(next(g for g in loaded.guides if g.id == gid), lang)
             recordings.save(root / "guides" / gid, lang, found[i], take.flac, said)
         return _answer(lang, gid, i, warnings=take.warnings, seconds=take.seconds, lufs=take.lufs)
 
     @app.post("/<lang>/<gid>/<int:i>/remove")
     def remove(lang: str, gid: str, i: int):
-        _, found = spoken(content(), lang, gid)
+        found, _ = spoken(content(), lang, gid)
         if not 0 <= i < len(found):
             abort(404)
         if found[i].recording is not None:
@@ -159,7 +159,7 @@ def create_studio(content_root: str | Path, speaker=None) -> Flask:
 
     @app.get("/<lang>/<gid>/<int:i>/take.flac")
     def listen(lang: str, gid: str, i: int):
-        _, found = spoken(content(), lang, gid)
+        found, _ = spoken(content(), lang, gid)
         if not 0 <= i < len(found) or found[i].recording is None:
             abort(404)
         return send_file(found[i].recording, mimetype="audio/flac", max_age=0)

@@ -241,22 +241,10 @@ def test_a_notice_in_the_librarians_own_voice_plays_and_goes_with_the_notice(
 ):
     """Recorded on the librarian's page on the screen (Chromium's fake microphone plays
     espeak-ng's other voice, standing in for the librarian), kept on the device only."""
-    import subprocess
-    import wave
-
     from kiosk import audio
-    from kiosk.speech import wav_samples
+    from tests.conftest import reading_wav
 
-    spoken = subprocess.run(["espeak-ng", "-v", "en-us+f3", "--stdout",
-                             "The library is closed on Friday afternoon."],
-                            capture_output=True, check=True).stdout  # fmt: skip
-    rate, _, pcm = wav_samples(spoken)
-    mic = tmp_path / "mic.wav"
-    with wave.open(str(mic), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(b"\0\0" * (rate // 2) + pcm + b"\0\0" * (rate // 2))
+    mic = reading_wav(tmp_path / "mic.wav", "The library is closed on Friday afternoon.", pad_s=0.5)
     server = librarian_server
     with_mic = browser.browser_type.launch(
         executable_path=CHROMIUM,

@@ -34,12 +34,15 @@ USER = "kiosk"
 # Debian packages a kiosk needs on top of Raspberry Pi OS Lite: Python with GTK WebKit for the
 # window, X to show it, speech, sync tools, and NetworkManager's hotspot (wpasupplicant runs
 # the access point, dnsmasq-base its DHCP and DNS), and nginx in front of the web app on the
-# hotspot (kiosk-proxy.service, its own instance: Debian's nginx.service is disabled). The
-# kiosk's Python packages come from the artifact, never from a registry.
+# hotspot (kiosk-proxy.service, its own instance: Debian's nginx.service is disabled), and
+# CUPS's lp and lpstat, with which the librarian's page prints leaflets on a printer that a
+# technician sets up (docs/printing.md). The kiosk's Python packages come from the artifact,
+# never from a registry.
 PACKAGES = (
     "python3-venv python3-gi gir1.2-webkit2-4.1 fonts-noto-core espeak-ng lame sox "
     "xserver-xorg-core xserver-xorg-input-libinput xinit xauth matchbox-window-manager "
-    "rsync openssh-client network-manager wpasupplicant nftables dnsmasq-base nginx-light"
+    "rsync openssh-client network-manager wpasupplicant nftables dnsmasq-base nginx-light "
+    "cups-client"
 )
 # Groups that give the kiosk's user the Pi's buttons and lights (gpio) and its screen, touch
 # and sound; only those that exist on the system are used.

@@ -39,8 +39,9 @@ BASE = [
     "openssh-server", "network-manager", "python3", "ca-certificates", "procps", "less",
 ]  # fmt: skip
 KERNEL = {"amd64": "linux-image-amd64", "arm64": "linux-image-arm64"}
-# Only for the test: the second and third radio's client tools, a phone's DHCP client and HTTP.
-SCAFFOLD = ["iw", "wpasupplicant", "curl", "busybox"]
+# Only for the test: the second and third radio's client tools, a phone's DHCP client and HTTP,
+# and the CUPS a technician would set up for a printer (docs/printing.md).
+SCAFFOLD = ["iw", "wpasupplicant", "curl", "busybox", "cups-daemon"]
 
 
 def cache_root() -> Path:

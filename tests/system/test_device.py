@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import re
+import shlex
 import subprocess
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.config import load_settings
+from kiosk.deploy import DATA
 from tests.system.conftest import DEVICE, SSID, Device, fab, kiosk
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -367,6 +369,45 @@ def test_health_over_ssh_and_fab_status(device):
     out = fab("status", "--inventory", str(device.inventory), timeout=300)
     assert out.returncode == 0, out.stderr
     assert f"{DEVICE}: release 100" in out.stdout, out.stdout
+
+
+PRINT = """
+set -eu
+jar=$(mktemp); admin=http://127.0.0.1:{port}/admin
+token() {{ curl -sf -b "$jar" -c "$jar" "$1" \\
+    | sed -n 's/.*name="csrf" value="\\([^"]*\\)".*/\\1/p' | head -1; }}
+t=$(token "$admin/")
+curl -sf -b "$jar" -c "$jar" -o /dev/null --data-urlencode "csrf=$t" -d user=librarian \\
+    --data-urlencode "password=a long librarian password" "$admin/sign-in"
+t=$(token "$admin/leaflets")
+curl -s -b "$jar" -o /dev/null -w '%{{http_code}} %{{redirect_url}}' --data-urlencode "csrf=$t" \\
+    -d guide=passport -d lang=ne -d paper=a4 -d copies=2 -d printer=leaflets "$admin/print"
+"""
+
+
+def test_the_librarian_prints_a_leaflet_through_the_kiosks_cups(device):
+    """kiosk-web's sandbox reaches CUPS's socket with lp; the printer gets the signed file.
+
+    CUPS stands in for the technician's (docs/printing.md): cups-daemon is in the test image
+    only, with a printer whose backend keeps each job in /var/tmp/printed.
+    """
+    vm = device.vm
+    backend = (ROOT / "tests/cups.py").read_text().split('BACKEND = """', 1)[1].split('"""')[0]
+    vm.root(f"install -d -m 0755 /var/tmp/printed && printf '%s' {shlex.quote(backend)} "
+            "> /usr/lib/cups/backend/capture && chmod 0700 /usr/lib/cups/backend/capture "
+            "&& lpadmin -p leaflets -E -v capture:/var/tmp/printed -m raw")  # fmt: skip
+    port = load_settings(environ={}).port
+    answer = vm.ssh(f"bash -c {shlex.quote(PRINT.format(port=port))}").stdout
+    assert answer.startswith("303 ") and "/admin/leaflets?job=leaflets-" in answer, answer
+    job = answer.rsplit("job=leaflets-", 1)[1].strip()
+    wait_for("the job at the printer", lambda: vm.root(f"test -e /var/tmp/printed/{job}.data",
+             check=False).returncode == 0, timeout=60)  # fmt: skip
+    printed = vm.root(f"sha256sum < /var/tmp/printed/{job}.data").stdout.split()[0]
+    signed = vm.root(f"sha256sum < {DATA}/releases/100/leaflets/passport/ne-a4.pdf").stdout
+    assert printed == signed.split()[0]
+    meta = vm.root(f"cat /var/tmp/printed/{job}.meta").stdout.splitlines()
+    assert meta[1] == "2" and "media=A4" in meta[2].split(), meta
+    assert meta[0].endswith("(ne, A4)"), meta
 
 
 def exposure(vm, unit: str) -> float:

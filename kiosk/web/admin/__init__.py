@@ -5,6 +5,7 @@
 - ``dashboard``: usage in pictures and the kiosk's health;
 - ``notices``: local notices, read by the kiosk or in the librarian's own voice;
 - ``updates``: new guides from a stick or headquarters, going back, figures going out;
+- ``leaflets``: the guides on paper, printed on the library's printer through CUPS;
 - ``settings``: what a librarian may change.
 """
 
@@ -13,7 +14,15 @@ from __future__ import annotations
 from flask import Flask, abort, request
 
 from kiosk.admin import MIN_PASSWORD, MOUNTS_FILE, Auth
-from kiosk.web.admin import common, dashboard, notices, settings, sign_in, updates  # noqa: F401
+from kiosk.web.admin import (  # noqa: F401
+    common,
+    dashboard,
+    leaflets,
+    notices,
+    settings,
+    sign_in,
+    updates,
+)
 from kiosk.web.admin.notices import NOTICE_UPLOAD, notice_audio
 from kiosk.web.admin_sessions import Sessions
 

@@ -48,9 +48,12 @@ def strip_bidi(text: str) -> str:
     return text.translate(BIDI_CONTROLS)
 
 
-SCHEMA = (
+THROTTLE_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS sign_in_failures (source TEXT NOT NULL, at REAL NOT NULL)",
     "CREATE INDEX IF NOT EXISTS sign_in_failures_by_source ON sign_in_failures (source, at)",
+)
+SCHEMA = (
+    *THROTTLE_SCHEMA,
     "CREATE TABLE IF NOT EXISTS notices (id INTEGER PRIMARY KEY, lang TEXT NOT NULL, "
     "text TEXT NOT NULL, start TEXT NOT NULL, end TEXT NOT NULL)",
 )
@@ -61,6 +64,15 @@ class Throttled(KioskError):
 
 
 class Auth:
+    """The librarian's password and sign-in throttle, and the kiosk's notices (admin.db).
+
+    Headquarters' staff accounts (kiosk.hq.accounts) reuse the throttle and the check: a
+    subclass names its own database, schema and stored hashes (``stored_hash``).
+    """
+
+    schema = SCHEMA
+    db_name = "admin.db"
+
     def __init__(
         self, data_dir: str | os.PathLike[str], clock: Callable[[], float] = time.time
     ) -> None:
@@ -68,7 +80,7 @@ class Auth:
         self.clock = clock  # seconds since the epoch; tests pass their own
         self._ready = False
         self.file = self.folder / "admin.json"
-        self.db_path = self.folder / "admin.db"
+        self.db_path = self.folder / self.db_name
 
     def has_password(self) -> bool:
         return self._hash() is not None
@@ -100,7 +112,7 @@ class Auth:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for statement in SCHEMA:
+                for statement in self.schema:
                     conn.execute(statement)
                 self._from_minute_buckets(conn)
                 conn.execute("COMMIT")
@@ -186,18 +198,20 @@ class Auth:
     def check(self, user: str, password: str, source: str) -> bool:
         """True for the right name and password; raises Throttled after too many failures."""
         try_id = self._reserve(source)
-        stored = self._hash()
-        known = hmac.compare_digest(user.encode("utf-8", "replace"), USER.encode())
+        stored = self.stored_hash(user)
         ok = False
         try:
-            ok = HASHER.verify(stored if (stored and known) else _DUMMY, password) and (
-                stored is not None and known
-            )
+            ok = HASHER.verify(stored or _DUMMY, password) and stored is not None
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             ok = False
         if ok:
             self._forget(try_id)
         return ok
+
+    def stored_hash(self, user: str) -> str | None:
+        """The hash to check ``user``'s password against; None for a name nobody has."""
+        known = hmac.compare_digest(user.encode("utf-8", "replace"), USER.encode())
+        return self._hash() if known else None
 
     # ---------------------------------------------------------------- notices
 

@@ -24,11 +24,13 @@ hq_root = click.option(
 @click.argument("name")
 @hq_root
 @click.option("--authorized-keys", type=click.Path(dir_okay=False), help="Append the lines here.")
-def hq_add_device(name: str, root: str, authorized_keys: str | None) -> None:
+@click.option("--country", default="", help="Two-letter ISO code of its country (NP, MX, MD).")
+@click.option("--place", default="", help="The library or centre and its town.")
+def hq_add_device(name: str, root: str, authorized_keys: str | None, country, place) -> None:
     """Make a kiosk's SSH keys and print the authorized_keys lines that confine them."""
     from kiosk.hq import add_device
 
-    lines = add_device(Path(root), name)
+    lines = add_device(Path(root), name, country=country, place=place)
     if authorized_keys:
         with open(authorized_keys, "a", encoding="utf-8") as fh:
             fh.write("\n".join(lines) + "\n")
@@ -130,3 +132,70 @@ def hq_report(root: str) -> None:
         click.echo(f"kiosk   {device:24} release {info.get('release')} · heard {received[:16]}")
     for device, name, message in data["rejected"]:
         click.echo(f"set aside {device}/{name}: {message}")
+
+
+@hq.group("user", cls=KioskGroup)
+def hq_user() -> None:
+    """Staff accounts for headquarters' app (kiosk hq serve)."""
+
+
+def _accounts(root: str):
+    from kiosk.hq.accounts import Accounts
+
+    return Accounts(Path(root))
+
+
+@hq_user.command("add")
+@click.argument("name")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["viewer", "publisher", "admin"]),
+    help="viewer: reports; publisher: also releases; admin: also accounts, kiosks.",
+)
+@hq_root
+@click.password_option("--password", prompt="Password (at least 12 characters)",
+                       help="The password (asked for, twice, when not given).")  # fmt: skip
+def hq_user_add(name: str, role: str, root: str, password: str) -> None:
+    """Make a staff account (there are no default accounts or passwords)."""
+    _accounts(root).add(name, role, password)
+    click.echo(f"Account {name} ({role}) made. Sign in at kiosk hq serve's address.")
+
+
+@hq_user.command("passwd")
+@click.argument("name")
+@hq_root
+@click.password_option("--password", prompt="New password (at least 12 characters)",
+                       help="The password (asked for, twice, when not given).")  # fmt: skip
+def hq_user_passwd(name: str, root: str, password: str) -> None:
+    """Set a new password for a staff account."""
+    _accounts(root).set_password(name, password)
+    click.echo(f"The password of {name} is set.")
+
+
+@hq_user.command("list")
+@hq_root
+def hq_user_list(root: str) -> None:
+    """Every staff account and its role."""
+    for account in _accounts(root).accounts():
+        click.echo(f"{account['name']:40} {account['role']:10} since {account['created'][:10]}")
+
+
+@hq.command("serve")
+@hq_root
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (put TLS in front of it for anything but 127.0.0.1).",
+)
+@click.option("--port", default=8090, show_default=True, type=int)
+def hq_serve(root: str, host: str, port: int) -> None:
+    """Headquarters' app for staff: the fleet, reach, releases (waitress)."""
+    import waitress
+
+    from kiosk.hq.web import create_hq_app
+
+    app = create_hq_app(Path(root))
+    click.echo(f"Headquarters' app on http://{host}:{port}/", err=True)
+    waitress.serve(app, host=host, port=port, threads=4, ident="kiosk-hq")

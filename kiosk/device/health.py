@@ -46,6 +46,13 @@ def disk_free(path: str | os.PathLike[str]) -> int | None:
         return None
 
 
+def disk_total(path: str | os.PathLike[str]) -> int | None:
+    try:
+        return shutil.disk_usage(path).total
+    except OSError:
+        return None
+
+
 def uptime_seconds() -> float | None:
     try:
         return float(Path("/proc/uptime").read_text().split()[0])

@@ -12,7 +12,8 @@ A USB stick carries only releases/ and an empty inbox/ (``make_stick``), never t
 folder. The release signing key lives outside it (``publish`` refuses one inside).
 """
 
-from kiosk.hq.ingest import ingest, open_hq
+from kiosk.hq.database import open_hq
+from kiosk.hq.ingest import ingest
 from kiosk.hq.report import guide_tags, reach
 from kiosk.hq.root import DEVICE_NAME, Refused, add_device, publish
 from kiosk.hq.stick import make_stick

@@ -28,18 +28,19 @@ import errno
 import hashlib
 import json
 import os
+import re
 import stat
 from pathlib import Path
-
-import sqlite_utils
 
 from kiosk.db import transaction
 from kiosk.errors import KioskError
 from kiosk.files import write_atomic
 from kiosk.formats.snapshot import MAX_BYTES, NAME, TABLES, Malformed, read_snapshot, seq_of
+from kiosk.hq.database import open_hq
 from kiosk.hq.root import DEVICE_NAME
 
 HEARTBEAT = "heartbeat.json"
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_HEARTBEAT = 64 * 1024  # a heartbeat is about 400 bytes; the errors it carries are few
 # O_NOFOLLOW: rsync -a keeps links as links, and a link read as a file would hand ingest
 # whatever it names (headquarters' signing key, another kiosk's heartbeat) as this kiosk's.
@@ -47,38 +48,6 @@ MAX_HEARTBEAT = 64 * 1024  # a heartbeat is about 400 bytes; the errors it carri
 # open returns at once and fstat refuses the FIFO.
 OPEN_UPLOAD = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 OPEN_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-def open_hq(root: Path) -> sqlite_utils.Database:
-    root.mkdir(parents=True, exist_ok=True)
-    db = sqlite_utils.Database(root / "hq.db")
-    db.execute("PRAGMA journal_mode = WAL")
-    for table, (keys, columns) in TABLES.items():
-        key_cols = ", ".join(f"{k} {'INTEGER' if k == 'hour' else 'TEXT'} NOT NULL" for k in keys)
-        counters = ", ".join(f"{c} INTEGER" for c in columns)
-        db.execute(
-            f"CREATE TABLE IF NOT EXISTS {table} (device TEXT NOT NULL, {key_cols}, {counters}, "
-            f"PRIMARY KEY (device, {', '.join(keys)}))"
-        )
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS unmet_as_of (device TEXT NOT NULL, week TEXT NOT NULL, "
-        "day TEXT NOT NULL, PRIMARY KEY (device, week))"
-    )
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS snapshot_seq (device TEXT NOT NULL, day TEXT NOT NULL, "
-        "seq INTEGER NOT NULL, PRIMARY KEY (device, day))"
-    )
-    # sha256 is empty for a file that was never read (a link, a special file, one too large).
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS files (device TEXT NOT NULL, name TEXT NOT NULL, "
-        "sha256 TEXT NOT NULL, status TEXT NOT NULL, message TEXT, "
-        "PRIMARY KEY (device, name))"
-    )
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS devices (device TEXT PRIMARY KEY, heartbeat TEXT, "
-        "received TEXT)"
-    )
-    return db
 
 
 # ---------------------------------------------------------------- reading one upload
@@ -162,7 +131,8 @@ def ingest(root: Path, inbox: Path | None = None) -> dict:
         inbox_fd = os.open(inbox, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         raise KioskError(f"There is no inbox folder at {inbox}.") from None
-    report = {"ingested": 0, "unchanged": 0, "older": 0, "rejected": [], "heartbeats": 0}
+    report = {"ingested": 0, "unchanged": 0, "older": 0, "rejected": [], "heartbeats": 0,
+              "via": "ssh" if inbox == root / "inbox" else "stick"}  # fmt: skip
     db = open_hq(root)
     try:
         for device in sorted(os.listdir(inbox_fd)):
@@ -277,10 +247,20 @@ def _heartbeat(root: Path, db, device: str, folder: int, report: dict) -> int:
     if not isinstance(data, dict):
         return 0
     data["device"] = device  # the folder says who it is, not the file
+    received = dt.datetime.now(dt.UTC).isoformat()
+    day = data.get("day")
+    if not (isinstance(day, str) and DAY.fullmatch(day)):
+        day = received[:10]  # a kiosk that does not know the date: the day it arrived
+    beat = json.dumps(data, sort_keys=True)
     with db.conn:
         db.execute(
             "INSERT INTO devices VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET "
             "heartbeat = excluded.heartbeat, received = excluded.received",
-            [device, json.dumps(data, sort_keys=True), dt.datetime.now(dt.UTC).isoformat()],
+            [device, beat, received],
+        )
+        db.execute(
+            "INSERT INTO heartbeat_day VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+            "heartbeat = excluded.heartbeat, received = excluded.received, via = excluded.via",
+            [device, day, beat, received, report["via"]],
         )
     return 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kiosk.hq.ingest import open_hq
+from kiosk.hq.database import open_hq
 
 
 def guide_tags(root: Path) -> dict[str, dict[str, list[str]]]:

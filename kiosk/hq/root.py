@@ -10,6 +10,7 @@ from pathlib import Path
 
 from kiosk.errors import KioskError
 from kiosk.files import write_atomic
+from kiosk.hq.database import open_hq
 
 DEVICE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 CHANNEL_NAME = re.compile(r"[a-z0-9-]{1,63}")
@@ -27,9 +28,23 @@ def _check_name(name: str) -> str:
     return name
 
 
-def add_device(root: Path, name: str) -> list[str]:
-    """Make a device's two SSH keys and return the authorized_keys lines that confine them."""
+COUNTRY = re.compile(r"[A-Z]{2}")
+MAX_PLACE = 80
+
+
+def add_device(root: Path, name: str, country: str = "", place: str = "") -> list[str]:
+    """Make a device's two SSH keys and return the authorized_keys lines that confine them.
+
+    ``country`` (ISO 3166 two letters, such as NP) and ``place`` (the library's name and town)
+    are what headquarters' fleet page sorts and filters kiosks by.
+    """
     _check_name(name)
+    country = country.strip().upper()
+    if country and not COUNTRY.fullmatch(country):
+        raise KioskError("A country is its two-letter ISO code, such as NP, MX or MD.")
+    place = " ".join(place.split())
+    if len(place) > MAX_PLACE or any(ord(c) < 32 or ord(c) == 127 for c in place):
+        raise KioskError(f"A place is one line of at most {MAX_PLACE} characters.")
     folder = root / "devices" / name
     if folder.exists():
         raise KioskError(f"A device called {name} already exists.")
@@ -51,6 +66,16 @@ def add_device(root: Path, name: str) -> list[str]:
         )  # fmt: skip
         public = (folder / f"{role}_key.pub").read_text().strip()
         lines.append(f'restrict,command="{command}" {public}')
+    db = open_hq(root)
+    try:
+        with db.conn:
+            db.execute(
+                "INSERT INTO kiosks VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                "country = excluded.country, place = excluded.place",
+                [name, country or None, place or None, dt.date.today().isoformat()],
+            )
+    finally:
+        db.close()
     return lines
 
 

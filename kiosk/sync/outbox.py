@@ -38,6 +38,7 @@ def heartbeat(
         "last_sync": summary,
         "last_sync_ok": ok,
         "disk_free": health.disk_free(settings.data_dir),
+        "disk_total": health.disk_total(settings.data_dir),
         "temperature": health.cpu_temperature(),
         "uptime": health.uptime_seconds(),
         "errors": usage_health or {},

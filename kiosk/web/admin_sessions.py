@@ -29,6 +29,8 @@ class AdminSession:
     signed_in: bool
     created: float
     last_seen: float
+    user: str = ""  # headquarters' staff sign in by name; the kiosk has one librarian
+    role: str = ""
 
 
 class Sessions:
@@ -39,8 +41,10 @@ class Sessions:
         idle_seconds: float,
         lifetime_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        max_signed_in: int = MAX_SIGNED_IN,
     ) -> None:
         self.idle = idle_seconds
+        self.max_signed_in = max_signed_in
         self.lifetime = lifetime_seconds
         self.clock = clock
         # Least recently seen first, so eviction and sweeping look only at the front.
@@ -48,12 +52,15 @@ class Sessions:
         self._signed_in: OrderedDict[str, AdminSession] = OrderedDict()
         self._lock = threading.Lock()
 
-    def new(self, channel: str, lang: str, signed_in: bool = False) -> AdminSession:
+    def new(
+        self, channel: str, lang: str, signed_in: bool = False, user: str = "", role: str = ""
+    ) -> AdminSession:
         now = self.clock()
-        session = AdminSession(
-            secrets.token_urlsafe(32), secrets.token_urlsafe(32), channel, lang, signed_in, now, now
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        session = AdminSession(token, csrf, channel, lang, signed_in, now, now, user, role)
+        items, cap = (
+            (self._signed_in, self.max_signed_in) if signed_in else (self._waiting, MAX_WAITING)
         )
-        items, cap = (self._signed_in, MAX_SIGNED_IN) if signed_in else (self._waiting, MAX_WAITING)
         with self._lock:
             while items and now - next(iter(items.values())).last_seen > self.idle:
                 items.popitem(last=False)

@@ -1,0 +1,56 @@
+"""hq.db, headquarters' figures: what kiosks sent (snapshots, heartbeats) and the kiosks known.
+
+One module owns its schema, so ingest, the report, the fleet and ``add-device`` open the same.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlite_utils
+
+from kiosk.formats.snapshot import TABLES
+
+
+def open_hq(root: Path) -> sqlite_utils.Database:
+    root.mkdir(parents=True, exist_ok=True)
+    db = sqlite_utils.Database(root / "hq.db")
+    db.execute("PRAGMA journal_mode = WAL")
+    for table, (keys, columns) in TABLES.items():
+        key_cols = ", ".join(f"{k} {'INTEGER' if k == 'hour' else 'TEXT'} NOT NULL" for k in keys)
+        counters = ", ".join(f"{c} INTEGER" for c in columns)
+        db.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} (device TEXT NOT NULL, {key_cols}, {counters}, "
+            f"PRIMARY KEY (device, {', '.join(keys)}))"
+        )
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS unmet_as_of (device TEXT NOT NULL, week TEXT NOT NULL, "
+        "day TEXT NOT NULL, PRIMARY KEY (device, week))"
+    )
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS snapshot_seq (device TEXT NOT NULL, day TEXT NOT NULL, "
+        "seq INTEGER NOT NULL, PRIMARY KEY (device, day))"
+    )
+    # sha256 is empty for a file that was never read (a link, a special file, one too large).
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS files (device TEXT NOT NULL, name TEXT NOT NULL, "
+        "sha256 TEXT NOT NULL, status TEXT NOT NULL, message TEXT, "
+        "PRIMARY KEY (device, name))"
+    )
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS devices (device TEXT PRIMARY KEY, heartbeat TEXT, "
+        "received TEXT)"
+    )
+    # Each kiosk's heartbeats over time (the newest of each of its days), and how each came:
+    # "ssh" from the sync root's inbox, "stick" from a USB stick's.
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS heartbeat_day (device TEXT NOT NULL, day TEXT NOT NULL, "
+        "heartbeat TEXT NOT NULL, received TEXT NOT NULL, via TEXT NOT NULL, "
+        "PRIMARY KEY (device, day))"
+    )
+    # Where each kiosk stands, given when it is added (kiosk hq add-device --country --place).
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS kiosks (device TEXT PRIMARY KEY, country TEXT, place TEXT, "
+        "added TEXT NOT NULL)"
+    )
+    return db

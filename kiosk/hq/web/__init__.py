@@ -1,0 +1,42 @@
+"""Headquarters' own web app (``kiosk hq serve``): the fleet, and more to come, for staff.
+
+- ``common``: sessions, the guard (CSRF, Origin, roles), the page frame, the audit log;
+- ``sign_in``: signing in and out;
+- ``fleet``: every kiosk red, amber or green, and one kiosk's history.
+
+It reads headquarters' root (hq.db, releases/, staff.db) and serves nothing to kiosks or
+visitors. Every page is server-rendered HTML that works without JavaScript; charts are SVG
+drawn on the server. Staff sign in with their own accounts (kiosk.hq.accounts).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from kiosk.hq.accounts import Accounts
+from kiosk.web.admin_sessions import Sessions
+
+IDLE_MINUTES = 30
+SESSION_HOURS = 10  # a working day
+MAX_SIGNED_IN = 500  # staff, each with a few browsers
+
+
+def create_hq_app(root: str | Path, accounts: Accounts | None = None) -> Flask:
+    root = Path(root)
+    app = Flask(__name__, static_folder=None, template_folder=str(Path(__file__).parent.parent
+                                                                  / "templates"))  # fmt: skip
+    app.config.update(MAX_CONTENT_LENGTH=64 * 1024, TEMPLATES_AUTO_RELOAD=False)
+    app.extensions["hq.root"] = root
+    app.extensions["hq.accounts"] = accounts or Accounts(root)
+    app.extensions["hq.sessions"] = Sessions(
+        IDLE_MINUTES * 60, SESSION_HOURS * 3600, max_signed_in=MAX_SIGNED_IN
+    )
+    logging.getLogger("werkzeug").disabled = True  # staff's addresses are nobody's business
+
+    from kiosk.hq.web import common, fleet, sign_in  # noqa: F401 - routes
+
+    app.register_blueprint(common.hq)
+    return app

@@ -1,0 +1,275 @@
+"""Headquarters' app: staff accounts and roles, sign-in, the fleet page and one kiosk's page.
+
+Kiosks' heartbeats reach hq.db the way they do in the field: written into inbox/<device>/ (or
+a USB stick's inbox) and taken in by ``ingest``. The fleet's rules are checked at a chosen
+"now" where they depend on time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import stat
+
+import pytest
+from click.testing import CliRunner
+
+from kiosk.admin import MAX_FAILURES_PER_HOUR
+from kiosk.cli import main
+from kiosk.errors import KioskError
+from kiosk.hq import add_device, ingest
+from kiosk.hq.accounts import Accounts
+from kiosk.hq.fleet import fleet, history, releases_installed
+from kiosk.hq.web import create_hq_app
+
+PASSWORD = "a long enough password"
+GB = 1_000_000_000
+
+
+def beat(day: str, release: int, free: float = 6 * GB, total: float = 8 * GB, **more) -> dict:
+    return {"format": 1, "day": day, "release": release, "disk_free": free, "disk_total": total,
+            "temperature": 55.0, "uptime": 3600, "errors": {"failures": 0},
+            "last_sync": "fetched", "last_sync_ok": True, **more}  # fmt: skip
+
+
+def send(root, device: str, data: dict, inbox=None) -> dict:
+    """A kiosk's heartbeat arrives (over SSH, or on a stick) and is taken in."""
+    folder = (inbox or root / "inbox") / device
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "heartbeat.json").write_text(json.dumps(data))
+    return ingest(root, inbox)
+
+
+def publish_versions(root, fixture_release, *versions: int) -> None:
+    """Published releases as headquarters' root holds them (the fixture, signed, linked)."""
+    for version in versions:
+        folder = root / "releases" / "stable" / str(version)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        folder.symlink_to(fixture_release, target_is_directory=True)
+
+
+@pytest.fixture
+def root(tmp_path):
+    root = tmp_path / "hq"
+    accounts = Accounts(root)
+    accounts.add("vera", "viewer", PASSWORD)
+    accounts.add("paul", "publisher", PASSWORD)
+    accounts.add("ada", "admin", PASSWORD)
+    return root
+
+
+def token_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def signed_in(root, name: str):
+    client = create_hq_app(root).test_client()
+    token = token_of(client.get("/").get_data(as_text=True))
+    answer = client.post("/sign-in", data={"csrf": token, "user": name, "password": PASSWORD})
+    assert answer.status_code == 303 and answer.headers["Location"] == "/fleet", answer.status
+    return client
+
+
+# ---------------------------------------------------------------- accounts
+
+
+@pytest.mark.parametrize(
+    "name, role, password, says",
+    [
+        ("ok-name", "viewer", "too short", "at least 12"),
+        ("Bad Name", "viewer", PASSWORD, "An account name uses"),
+        ("../x", "viewer", PASSWORD, "An account name uses"),
+        ("x" * 41, "viewer", PASSWORD, "An account name uses"),
+        ("ok-name", "root", PASSWORD, "A role is one of"),
+        ("vera", "viewer", PASSWORD, "already an account called vera"),
+        ("ok-name", "viewer", "twelve chars\0and a NUL", "NUL"),
+    ],
+)
+def test_bad_accounts_are_refused_clearly(root, name, role, password, says):
+    with pytest.raises(KioskError, match=says):
+        Accounts(root).add(name, role, password)
+    assert [a["name"] for a in Accounts(root).accounts()] == ["ada", "paul", "vera"]
+
+
+def test_passwords_are_argon2id_hashes_in_a_file_only_headquarters_reads(root):
+    db = root / "staff.db"
+    assert stat.S_IMODE(os.stat(db).st_mode) == 0o600
+    stored = Accounts(root).stored_hash("vera")
+    assert stored.startswith("$argon2id$") and PASSWORD not in db.read_bytes().decode("latin-1")
+
+
+def test_with_no_account_the_sign_in_page_says_how_to_make_one(tmp_path):
+    page = create_hq_app(tmp_path / "hq").test_client().get("/").get_data(as_text=True)
+    assert "There are no accounts yet" in page and "kiosk hq user add NAME --role admin" in page
+
+
+def test_accounts_from_the_command_line(tmp_path):
+    root = str(tmp_path / "hq")
+    runner = CliRunner()
+    made = runner.invoke(main, ["hq", "user", "add", "mira", "--role", "publisher", "--root",
+                                root], input=f"{PASSWORD}\n{PASSWORD}\n")  # fmt: skip
+    assert made.exit_code == 0, made.output
+    short = runner.invoke(main, ["hq", "user", "add", "lee", "--role", "viewer", "--root", root],
+                          input="short\nshort\n")  # fmt: skip
+    assert short.exit_code != 0 and "at least 12" in short.output
+    changed = runner.invoke(main, ["hq", "user", "passwd", "mira", "--root", root],
+                            input="another long password\nanother long password\n")  # fmt: skip
+    assert changed.exit_code == 0, changed.output
+    listed = runner.invoke(main, ["hq", "user", "list", "--root", root])
+    assert re.search(r"^mira\s+publisher", listed.output, re.M), listed.output
+    assert "lee" not in listed.output
+    accounts = Accounts(root)
+    assert accounts.sign_in("mira", "another long password") == "publisher"
+    assert accounts.sign_in("mira", PASSWORD) is None
+
+
+# ---------------------------------------------------------------- signing in
+
+
+def test_wrong_name_and_wrong_password_look_the_same_and_sign_in_renews_the_id(root):
+    client = create_hq_app(root).test_client()
+    token = token_of(client.get("/").get_data(as_text=True))
+    planted = client.get_cookie("hq").value
+    answers = [
+        client.post("/sign-in", data={"csrf": token, "user": user, "password": password})
+        for user, password in (("vera", "wrong password!"), ("nobody", PASSWORD))
+    ]
+    assert {a.headers["Location"] for a in answers} == {"/?m=wrong"}
+    assert client.get("/fleet").status_code == 303  # still not signed in
+    right = client.post("/sign-in", data={"csrf": token, "user": "vera", "password": PASSWORD})
+    assert right.status_code == 303 and client.get_cookie("hq").value != planted
+    assert client.get("/fleet").status_code == 200
+
+
+def test_a_hundred_wrong_tries_lock_that_name_only(root):
+    accounts = Accounts(root)
+    for _ in range(MAX_FAILURES_PER_HOUR):
+        assert accounts.sign_in("vera", "not her password") is None
+    client = create_hq_app(root, accounts).test_client()
+    token = token_of(client.get("/").get_data(as_text=True))
+    locked = client.post("/sign-in", data={"csrf": token, "user": "vera", "password": PASSWORD})
+    assert locked.headers["Location"] == "/?m=throttled"
+    assert "Too many wrong tries" in client.get("/?m=throttled").get_data(as_text=True)
+    other = client.post("/sign-in", data={"csrf": token, "user": "paul", "password": PASSWORD})
+    assert other.headers["Location"] == "/fleet"
+
+
+def test_sign_out_ends_the_session_and_posts_need_the_token(root):
+    client = signed_in(root, "vera")
+    page = client.get("/fleet").get_data(as_text=True)
+    assert client.post("/sign-out", data={"csrf": "forged"}).status_code == 403
+    token = {"csrf": token_of(page)}
+    foreign = {"Origin": "http://elsewhere.example"}
+    assert client.post("/sign-out", data=token, headers=foreign).status_code == 403
+    assert client.post("/sign-out", data=token).status_code == 303
+    assert client.get("/fleet").headers["Location"] == "/?m=expired"
+
+
+def test_roles_allow_what_they_say_and_a_change_counts_at_once(root):
+    viewer, admin = signed_in(root, "vera"), signed_in(root, "ada")
+    refused = viewer.get("/audit")
+    assert refused.status_code == 403
+    assert 'needs the role "admin"' in refused.get_data(as_text=True)
+    assert "Accounts and audit log" not in viewer.get("/fleet").get_data(as_text=True)
+    log = admin.get("/audit").get_data(as_text=True)
+    assert re.search(r"<td>vera</td><td>sign in</td>", log) and "add account" in log
+    Accounts(root).set_role("vera", "admin", by="ada")
+    assert viewer.get("/audit").status_code == 200
+    Accounts(root).remove("vera", by="ada")
+    assert viewer.get("/fleet").status_code == 303  # a removed account is signed out
+
+
+def test_every_page_is_private_and_unframeable(root):
+    client = signed_in(root, "ada")
+    for path in ("/", "/fleet", "/audit"):
+        answer = client.get(path)
+        assert answer.headers["Cache-Control"] == "no-store"
+        assert answer.headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+
+
+# ---------------------------------------------------------------- the fleet
+
+
+def test_each_rule_colours_a_kiosk_and_says_why(root, fixture_release):
+    publish_versions(root, fixture_release, 10, 11, 12)
+    today = dt.date.today().isoformat()
+    add_device(root, "well", country="NP", place="Pokhara library")
+    add_device(root, "never", country="MD", place="Cahul centre")
+    send(root, "well", beat(today, 12))
+    send(root, "full", beat(today, 12, free=0.5 * GB))
+    send(root, "behind", beat(today, 10))
+    send(root, "one-behind", beat(today, 11))
+    send(root, "refused", beat(today, 12, last_sync="release 13 refused: bad signature",
+                               last_sync_ok=False))  # fmt: skip
+    send(root, "failed", beat(today, 12, last_sync="no connection", last_sync_ok=False))
+    send(root, "hot", beat(today, 12, temperature=83.5, errors={"failures": 2}))
+    now = dt.datetime.now(dt.UTC)
+    states = {k.name: k for k in fleet(root, now)}
+    assert {n: (k.colour, k.reasons) for n, k in states.items()} == {
+        "well": ("green", []),
+        "never": ("red", ["never heard from"]),
+        "full": ("red", ["storage 94% full"]),
+        "behind": ("red", ["2 releases behind"]),
+        "one-behind": ("amber", ["one release behind"]),
+        "refused": ("red", ["refused a release"]),
+        "failed": ("amber", ["last update failed"]),
+        "hot": ("amber", ["2 counting errors", "hot (84 °C)"]),
+    }
+    assert [k.colour for k in fleet(root, now)] == sorted(
+        (k.colour for k in states.values()), key=("red", "amber", "green").index
+    )
+    later = {k.name: k for k in fleet(root, now + dt.timedelta(days=2))}
+    assert later["well"].colour == "amber" and later["well"].reasons == ["silent for 2 days"]
+    later = {k.name: k for k in fleet(root, now + dt.timedelta(days=4))}
+    assert later["well"].reasons == ["silent for 4 days"] and later["well"].colour == "red"
+
+
+def test_the_fleet_page_filters_by_country_and_status_and_sorts(root, fixture_release):
+    publish_versions(root, fixture_release, 10)
+    today = dt.date.today().isoformat()
+    for name, country, free in (("np-1", "NP", 6), ("np-2", "NP", 0.2), ("mx-1", "MX", 6)):
+        add_device(root, name, country=country, place=f"{name} library")
+        send(root, name, beat(today, 10, free=free * GB))
+    client = signed_in(root, "vera")
+    page = client.get("/fleet").get_data(as_text=True)
+    assert re.findall(r'<a href="/kiosk/([\w-]+)">', page) == ["np-2", "mx-1", "np-1"]
+    assert "1 need action now" in page and "2 well" in page
+    page = client.get("/fleet?country=NP").get_data(as_text=True)
+    assert re.findall(r'<a href="/kiosk/([\w-]+)">', page) == ["np-2", "np-1"]
+    assert "2 of 3 kiosks in NP" in page
+    page = client.get("/fleet?country=NP&colour=green").get_data(as_text=True)
+    assert re.findall(r'<a href="/kiosk/([\w-]+)">', page) == ["np-1"]
+    page = client.get("/fleet?sort=name").get_data(as_text=True)
+    assert re.findall(r'<a href="/kiosk/([\w-]+)">', page) == ["mx-1", "np-1", "np-2"]
+    page = client.get("/fleet?country=<script>&sort=x").get_data(as_text=True)
+    assert "<script>" not in page and "0 of 3 kiosks" in page
+
+
+def test_a_kiosks_page_shows_its_history_and_releases_and_the_stick(
+    root, fixture_release, tmp_path
+):
+    publish_versions(root, fixture_release, 10, 11)
+    add_device(root, "np-1", country="NP", place="Bhaktapur library")
+    send(root, "np-1", beat("2026-11-01", 10, free=6 * GB))
+    send(root, "np-1", beat("2026-11-02", 10, free=5 * GB, temperature=60.0))
+    stick = tmp_path / "stick" / "inbox"
+    send(root, "np-1", beat("2026-11-03", 11, free=4 * GB), inbox=stick)
+    days = history(root, "np-1")
+    assert [(d["day"], d["release"], d["via"]) for d in days] == [
+        ("2026-11-01", 10, "ssh"), ("2026-11-02", 10, "ssh"), ("2026-11-03", 11, "stick"),
+    ]  # fmt: skip
+    assert releases_installed(days) == [("2026-11-01", 10), ("2026-11-03", 11)]
+    page = signed_in(root, "vera").get("/kiosk/np-1").get_data(as_text=True)
+    assert "Bhaktapur library" in page
+    chart = re.search(r'<svg class="chart"[^>]*aria-label="Storage used: ([^"]+)"', page)
+    assert chart and chart.group(1) == (
+        "from 2026-11-01 to 2026-11-03, lowest 25 %, highest 50 %, last 50 %."
+    )
+    assert "<td>2026-11-03</td><td>11</td>" in page
+    assert "<td>2026-11-03</td><td>USB stick</td>" in page
+    client = signed_in(root, "vera")
+    assert client.get("/kiosk/nobody").status_code == 404
+    assert client.get("/kiosk/..%2Fstaff.db").status_code == 404

@@ -4,7 +4,8 @@ Run: .venv/bin/python benchmarks/screenshots.py BASE_URL OUT_DIR [partial|studio
 (BASE_URL is a running `kiosk serve`, for example http://127.0.0.1:8080). With `partial`,
 BASE_URL serves the fixture with Urdu added part-way (tests/fixtures/partial/README.md), and
 only the pages of a language that has some guides are taken. With `studio`, BASE_URL is a
-running `kiosk studio content/`.
+running `kiosk studio content/`. With `hq`, BASE_URL is a running `kiosk hq serve` on the
+example fleet (python -m tests.hq_fleet ROOT), signed in as its demo account.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ STUDIO_SHOTS = [
     ("studio", {"width": 1024, "height": 700}, "studio-progress", "/"),
     ("studio", {"width": 1024, "height": 700}, "studio-sentence-ne", "/ne/documents?i=4"),
 ]
+HQ_SHOTS = [
+    ("desk", {"width": 1280, "height": 800}, "hq-fleet", "/fleet"),
+    ("desk", {"width": 1280, "height": 800}, "hq-kiosk", "/kiosk/pokhara-2"),
+    ("phone", {"width": 360, "height": 740}, "hq-fleet-phone", "/fleet?country=NP"),
+]
 # Shots of a moment: the page, what is done on it, and the file.
 MOMENTS = [
     ({"width": 360, "height": 740}, "/ne/guide/recruiters", "phone-listening-ne",
@@ -65,6 +71,10 @@ def main(base: str, out: Path, only: str = "") -> None:
     out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        if only == "hq":
+            hq_shots(browser, base, out)
+            browser.close()
+            return
         shots = {"partial": PARTIAL_SHOTS, "studio": STUDIO_SHOTS}.get(only, SHOTS)
         for _channel, viewport, name, path in shots:
             page = browser.new_page(viewport=viewport, device_scale_factor=1)
@@ -100,6 +110,23 @@ def main(base: str, out: Path, only: str = "") -> None:
             page.screenshot(path=str(out / "screen-admin-dashboard.png"))
             page.close()
         browser.close()
+
+
+def hq_shots(browser, base: str, out: Path) -> None:
+    """Headquarters' pages, signed in as the example root's demo account."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(base.rstrip("/") + "/")
+    page.screenshot(path=str(out / "hq-sign-in.png"))
+    page.fill("#user", "demo")
+    page.fill("#password", "demo password, not for real use")
+    with page.expect_navigation():
+        page.click("form.form button")
+    for _kind, viewport, name, path in HQ_SHOTS:
+        page.set_viewport_size(viewport)
+        page.goto(base.rstrip("/") + path)
+        page.screenshot(path=str(out / f"{name}.png"), full_page=name == "hq-kiosk")
+    context.close()
 
 
 def leaflet_picture(request, base: str, lang: str, paper: str, out: Path) -> None:

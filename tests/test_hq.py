@@ -61,7 +61,6 @@ def test_same_files_twice_count_once(tmp_path):
         "older": 0,
         "rejected": [],
         "heartbeats": 0,
-        "via": "ssh",
     }
     assert hq_views(root) == DAYS
 

@@ -273,3 +273,23 @@ def test_a_kiosks_page_shows_its_history_and_releases_and_the_stick(
     client = signed_in(root, "vera")
     assert client.get("/kiosk/nobody").status_code == 404
     assert client.get("/kiosk/..%2Fstaff.db").status_code == 404
+
+
+def test_a_heartbeat_left_in_the_inbox_does_not_keep_a_silent_kiosk_alive(root):
+    """Ingest runs every hour; the kiosk's last heartbeat.json stays in its inbox folder."""
+    day = dt.datetime(2026, 11, 1, 12, tzinfo=dt.UTC)
+    send_at = root / "inbox" / "quiet"
+    send_at.mkdir(parents=True)
+    (send_at / "heartbeat.json").write_text(json.dumps(beat("2026-11-01", 10)))
+    assert ingest(root, now=day)["heartbeats"] == 1
+    assert ingest(root, now=day + dt.timedelta(days=5))["heartbeats"] == 0
+    (state,) = fleet(root, day + dt.timedelta(days=5))
+    assert state.received == day and state.reasons == ["silent for 5 days"]
+
+
+def test_a_stick_with_last_weeks_heartbeat_does_not_hide_this_weeks(root, tmp_path):
+    send(root, "np-1", beat("2026-11-20", 12))
+    send(root, "np-1", beat("2026-11-13", 11), inbox=tmp_path / "stick" / "inbox")
+    (state,) = fleet(root)
+    assert state.release == 12
+    assert [d["day"] for d in history(root, "np-1")] == ["2026-11-13", "2026-11-20"]

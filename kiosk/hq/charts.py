@@ -14,9 +14,12 @@ PAD_LEFT, PAD_BOTTOM, PAD_TOP = 44, 24, 10
 
 def line_chart(
     points: list[tuple[str, float | None]], *, title: str, unit: str, top: float | None = None,
-    colour: str = "#1d4e89",
+    colour: str = "#1d4e89", limit: tuple[float, str] | None = None,
 ) -> Markup:  # fmt: skip
-    """A line over days: ``points`` are (label, value or None for a day with no figure)."""
+    """A line over days: ``points`` are (label, value or None for a day with no figure).
+
+    ``limit`` (value, words) draws a dashed line where a rule turns a kiosk red, labelled.
+    """
     values = [v for _, v in points if v is not None]
     if not values:
         return Markup("")
@@ -53,6 +56,13 @@ def line_chart(
         f'<text x="{PAD_LEFT}" y="{HEIGHT - 6}">{escape(points[0][0])}</text>'
         f'<text x="{WIDTH - 8}" y="{HEIGHT - 6}" text-anchor="end">{escape(points[-1][0])}</text>'
     )
+    if limit is not None:
+        axis += (
+            f'<line x1="{PAD_LEFT}" y1="{y(limit[0]):.1f}" x2="{WIDTH - 8}" y2="{y(limit[0]):.1f}" '
+            f'stroke="#a4161a" stroke-dasharray="6 4"/>'
+            f'<text x="{WIDTH - 10}" y="{y(limit[0]) + 14:.1f}" text-anchor="end" fill="#a4161a">'
+            f"{escape(limit[1])}</text>"
+        )
     return Markup(  # noqa: S704 - every text in it went through escape()
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-label="{described}" font-size="12" fill="#222">'

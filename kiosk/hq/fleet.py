@@ -48,11 +48,18 @@ class KioskState:
     colour: str = "green"
     reasons: list[str] = field(default_factory=list)
 
-    @property
-    def silent_days(self) -> float | None:
+    def heard_ago(self, now: dt.datetime | None = None) -> str:
+        """How long ago headquarters last heard from it, in words ("3 hours", "5 days")."""
         if self.received is None:
-            return None
-        return (dt.datetime.now(dt.UTC) - self.received).total_seconds() / 86400
+            return "never"
+        seconds = ((now or dt.datetime.now(dt.UTC)) - self.received).total_seconds()
+        if seconds < 3600:
+            return "within the hour"
+        if seconds < 86400:
+            hours = int(seconds // 3600)
+            return f"{hours} hour{'s' if hours != 1 else ''} ago"
+        days = int(seconds // 86400)
+        return f"{days} day{'s' if days != 1 else ''} ago"
 
 
 def published(root: Path) -> list[int]:

@@ -124,15 +124,20 @@ def _reject(
 # ---------------------------------------------------------------- the run
 
 
-def ingest(root: Path, inbox: Path | None = None) -> dict:
-    """Read every device's snapshots and heartbeat into hq.db; return what happened."""
+def ingest(root: Path, inbox: Path | None = None, now: dt.datetime | None = None) -> dict:
+    """Read every device's snapshots and heartbeat into hq.db; return what happened.
+
+    ``now`` is when the heartbeats count as received (a demo or a benchmark replays days).
+    """
     inbox = inbox or root / "inbox"
     try:
         inbox_fd = os.open(inbox, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         raise KioskError(f"There is no inbox folder at {inbox}.") from None
     report = {"ingested": 0, "unchanged": 0, "older": 0, "rejected": [], "heartbeats": 0,
-              "via": "ssh" if inbox == root / "inbox" else "stick"}  # fmt: skip
+              # How this run's heartbeats came, and when they count as received:
+              "_via": "ssh" if inbox == root / "inbox" else "stick",
+              "_now": (now or dt.datetime.now(dt.UTC)).isoformat()}  # fmt: skip
     db = open_hq(root)
     try:
         for device in sorted(os.listdir(inbox_fd)):
@@ -153,7 +158,7 @@ def ingest(root: Path, inbox: Path | None = None) -> dict:
     finally:
         db.close()
         os.close(inbox_fd)
-    return report
+    return {key: value for key, value in report.items() if not key.startswith("_")}
 
 
 def _ingest_device(root: Path, db, device: str, folder: int, report: dict) -> None:
@@ -240,6 +245,14 @@ def _heartbeat(root: Path, db, device: str, folder: int, report: dict) -> int:
     except Unreadable as exc:
         _reject(root, db, device, folder, HEARTBEAT, "", exc.why, report, st=exc.stat)
         return 0
+    digest = hashlib.sha256(raw).hexdigest()
+    seen = db.execute(
+        "SELECT sha256 FROM files WHERE device = ? AND name = ?", [device, HEARTBEAT]
+    ).fetchone()
+    if seen and seen[0] == digest:
+        # The kiosk's last heartbeat stays in its folder until the next sync replaces it;
+        # reading it again must not make a kiosk that fell silent look heard from.
+        return 0
     try:
         data = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError):
@@ -247,20 +260,27 @@ def _heartbeat(root: Path, db, device: str, folder: int, report: dict) -> int:
     if not isinstance(data, dict):
         return 0
     data["device"] = device  # the folder says who it is, not the file
-    received = dt.datetime.now(dt.UTC).isoformat()
+    received = report["_now"]
     day = data.get("day")
     if not (isinstance(day, str) and DAY.fullmatch(day)):
         day = received[:10]  # a kiosk that does not know the date: the day it arrived
     beat = json.dumps(data, sort_keys=True)
     with db.conn:
+        # An older day's heartbeat (a stick that waited a week) never hides a newer one.
         db.execute(
             "INSERT INTO devices VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET "
-            "heartbeat = excluded.heartbeat, received = excluded.received",
-            [device, beat, received],
+            "heartbeat = excluded.heartbeat, received = excluded.received "
+            "WHERE coalesce(json_extract(devices.heartbeat, '$.day'), '') <= ?",
+            [device, beat, received, day],
+        )
+        db.execute(
+            "INSERT INTO files VALUES (?, ?, ?, 'ok', NULL) ON CONFLICT DO UPDATE SET "
+            "sha256 = excluded.sha256, status = 'ok', message = NULL",
+            [device, HEARTBEAT, digest],
         )
         db.execute(
             "INSERT INTO heartbeat_day VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
             "heartbeat = excluded.heartbeat, received = excluded.received, via = excluded.via",
-            [device, day, beat, received, report["via"]],
+            [device, day, beat, received, report["_via"]],
         )
     return 1

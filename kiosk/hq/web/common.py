@@ -69,7 +69,9 @@ def protect(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # "same-origin", not "no-referrer": with no-referrer a browser sends Origin: null on our own
+    # forms, which the Origin check would refuse.
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; "

@@ -66,8 +66,21 @@ def kiosk(name: str):
         k=state,
         days=days,
         installed=fleet_state.releases_installed(days),
-        disk_chart=line_chart(disk, title="Storage used", unit="%", top=100),
-        heat_chart=line_chart(heat, title="Temperature", unit="°C", top=90, colour="#a4161a"),
+        disk_chart=line_chart(
+            disk,
+            title="Storage used",
+            unit="%",
+            top=100,
+            limit=(fleet_state.DISK_RED * 100, "red above this"),
+        ),
+        heat_chart=line_chart(
+            heat,
+            title="Temperature",
+            unit="°C",
+            top=90,
+            colour="#7a3e00",
+            limit=(fleet_state.HOT, "amber above this"),
+        ),
     )
 
 

@@ -57,6 +57,7 @@ HQ_SHOTS = [
     ("desk", {"width": 1280, "height": 800}, "hq-fleet", "/fleet"),
     ("desk", {"width": 1280, "height": 800}, "hq-kiosk", "/kiosk/pokhara-2"),
     ("phone", {"width": 360, "height": 740}, "hq-fleet-phone", "/fleet?country=NP"),
+    ("desk", {"width": 1280, "height": 800}, "hq-reach", "/reach"),
 ]
 # Shots of a moment: the page, what is done on it, and the file.
 MOMENTS = [
@@ -125,7 +126,7 @@ def hq_shots(browser, base: str, out: Path) -> None:
     for _kind, viewport, name, path in HQ_SHOTS:
         page.set_viewport_size(viewport)
         page.goto(base.rstrip("/") + path)
-        page.screenshot(path=str(out / f"{name}.png"), full_page=name == "hq-kiosk")
+        page.screenshot(path=str(out / f"{name}.png"), full_page=name in ("hq-kiosk", "hq-reach"))
     context.close()
 
 

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
+import tomllib
 from pathlib import Path
 
 from kiosk.hq import add_device, ingest
+from kiosk.usage import snapshot, write_snapshot
+
+CONTENT = Path(__file__).resolve().parent.parent / "content"
+LANGS = {"NP": ("ne", "en"), "MX": ("es", "en"), "MD": ("ro", "en", "ar")}
 
 GB = 1_000_000_000
 # name, country, place, what goes wrong (None: nothing)
@@ -55,15 +61,58 @@ def demo_fleet(root: Path, days: int = 30, releases: tuple[int, ...] = (10, 11, 
             inbox = stick if trouble == "stick" else root / "inbox"
             (inbox / name).mkdir(parents=True, exist_ok=True)
             (inbox / name / "heartbeat.json").write_text(json.dumps(beat))
+            rng = random.Random(f"{name}{day}")
+            counts = day_counts(day.isoformat(), KIOSKS[i][1], rng, 1.5 + i % 3)
+            write_snapshot(inbox / name, snapshot(counts, day.isoformat(), name, 5))
             by_stick.append(trouble == "stick")
         then = dt.datetime.now(dt.UTC) - dt.timedelta(days=back)
         ingest(root, now=then)
         if any(by_stick):
             ingest(root, stick, now=then)
-    for version in releases:  # what headquarters has published (only the folders the page reads)
+    publish_stand_in(root, releases)
+
+
+def guides() -> list[dict]:
+    """The sample guides' ids, titles and tags (content/guides/*)."""
+    found = []
+    for folder in sorted((CONTENT / "guides").iterdir()):
+        meta = tomllib.loads((folder / "guide.toml").read_text(encoding="utf-8"))
+        title = (folder / "en.md").read_text(encoding="utf-8").splitlines()[0].lstrip("# ")
+        found.append({"id": folder.name, "steps": meta["steps"],
+                      "dimensions": meta["dimensions"], "support": meta.get("support", []),
+                      "text": {"en": {"title": title}}})  # fmt: skip
+    return found
+
+
+def publish_stand_in(root: Path, releases: tuple[int, ...]) -> None:
+    """What the pages read of published releases: a manifest and a catalog of the sample
+    guides' titles and tags (a real release is built by ``kiosk hq publish``)."""
+    catalog = {"reference": "en", "guides": guides(), "languages": [
+        {"tag": "en", "name": "English"}, {"tag": "ne", "name": "नेपाली"},
+        {"tag": "es", "name": "Español"}, {"tag": "ro", "name": "Română"},
+        {"tag": "ar", "name": "العربية"}]}  # fmt: skip
+    for version in releases:
         folder = root / "releases" / "stable" / str(version)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "manifest.json").write_text("{}")
+        (folder / "catalog.json").write_text(json.dumps(catalog, ensure_ascii=False))
+    (root / "releases" / "stable" / "LATEST").write_text(f"{releases[-1]}\n")
+
+
+def day_counts(day: str, country: str, rng: random.Random, busy: float) -> dict:
+    """One kiosk's day as its usage database counts it (the snapshot keeps cells of k+)."""
+    views, visits = [], []
+    for guide in guides():
+        for lang in LANGS[country]:
+            for channel in ("screen", "phone"):
+                n = int(rng.expovariate(1 / (busy * (3 if lang != "en" else 1))))
+                views.append({"day": day, "guide": guide["id"], "lang": lang, "channel": channel,
+                              "views": n, "listens_started": n // 2, "listens_finished": n // 3,
+                              "helpful_yes": n // 4, "helpful_no": n // 9})  # fmt: skip
+    for channel in ("screen", "phone"):
+        n = int(busy * rng.uniform(8, 20))
+        visits.append({"day": day, "channel": channel, "visits": n, "pages": n * 4})
+    return {"guide_day": views, "channel_day": visits}
 
 
 if __name__ == "__main__":  # python -m tests.hq_fleet ROOT: an example root to look around in

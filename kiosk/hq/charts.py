@@ -69,3 +69,30 @@ def line_chart(
         f"<title>{described}</title>{axis}"
         f'<path d="{" ".join(path)}" fill="none" stroke="{colour}" stroke-width="2"/>{dots}</svg>'
     )
+
+
+def bar_chart(rows: list[tuple[str, int]], *, title: str, unit: str) -> Markup:
+    """Horizontal bars, one per row (label, value), each labelled with its words and figure."""
+    if not rows:
+        return Markup("")
+    top = max(n for _, n in rows) or 1
+    label_w, bar_w, row_h = 220, 340, 26
+    height = row_h * len(rows) + 6
+    parts = []
+    for i, (label, n) in enumerate(rows):
+        y = 3 + i * row_h
+        width = max(1.0, bar_w * n / top) if n else 0
+        parts.append(
+            f'<text x="{label_w - 8}" y="{y + 17}" text-anchor="end">{escape(label)}</text>'
+            f'<rect x="{label_w}" y="{y + 4}" width="{width:.1f}" height="{row_h - 8}" '
+            f'fill="#1d4e89"/>'
+            f'<text x="{label_w + width + 6:.1f}" y="{y + 17}">{n:,}</text>'
+        )
+    described = f"{escape(title)}, {escape(unit)}: " + "; ".join(
+        f"{escape(label)} {n:,}" for label, n in rows
+    )
+    return Markup(  # noqa: S704 - every text in it went through escape()
+        f'<svg class="bars" viewBox="0 0 {label_w + bar_w + 70} {height}" role="img" '
+        f'aria-label="{described}" font-size="13" fill="#222"><title>{described}</title>'
+        f"{''.join(parts)}</svg>"
+    )

@@ -9,7 +9,8 @@ from kiosk.hq.database import open_hq
 
 
 def guide_tags(root: Path) -> dict[str, dict[str, list[str]]]:
-    """Each guide's journey steps and resilience dimensions, from the newest published release."""
+    """Each guide's journey steps, resilience dimensions and support types, from the newest
+    published release."""
     tags: dict[str, dict[str, list[str]]] = {}
     for latest in sorted((root / "releases").glob("*/LATEST")):
         try:
@@ -18,8 +19,27 @@ def guide_tags(root: Path) -> dict[str, dict[str, list[str]]]:
         except (OSError, ValueError):
             continue
         for guide in catalog.get("guides", []):
-            tags[guide["id"]] = {"steps": guide["steps"], "dimensions": guide["dimensions"]}
+            tags[guide["id"]] = {"steps": guide["steps"], "dimensions": guide["dimensions"],
+                                 "support": guide.get("support", [])}  # fmt: skip
     return tags
+
+
+def catalog_words(root: Path) -> dict[str, dict[str, str]]:
+    """Guides' titles (in the reference language) and languages' own names, for labels."""
+    words: dict[str, dict[str, str]] = {"guides": {}, "languages": {}}
+    for latest in sorted((root / "releases").glob("*/LATEST")):
+        try:
+            folder = latest.parent / latest.read_text().strip()
+            catalog = json.loads((folder / "catalog.json").read_text(encoding="utf-8"))
+            reference = catalog.get("reference", "en")
+            for guide in catalog.get("guides", []):
+                text = guide["text"].get(reference) or next(iter(guide["text"].values()))
+                words["guides"][guide["id"]] = text["title"]
+            for lang in catalog.get("languages", []):
+                words["languages"][lang["tag"]] = lang["name"]
+        except (OSError, ValueError, KeyError, TypeError, StopIteration, AttributeError):
+            continue
+    return words
 
 
 def reach(root: Path) -> dict:

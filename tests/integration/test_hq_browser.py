@@ -81,6 +81,12 @@ def test_a_viewer_signs_in_filters_the_fleet_opens_a_kiosk_and_signs_out(browser
     assert chart.get_attribute("aria-label").startswith("Storage used: from ")
     page.click("text=Every heartbeat")
     expect(page.locator("details td", has_text="USB stick").first).to_be_visible()
+    page.click("text=Reach")
+    page.select_option("#r-country", "MX")
+    page.click("form.filters button")
+    expect(page.locator("#h-by_kiosk ~ div table tbody th")).to_have_text(["oaxaca-1", "puebla-1"])
+    views = page.locator("#h-by_step ~ svg.bars").get_attribute("aria-label")
+    assert views.startswith("Guide views by journey step, guide views: First steps at origin ")
     page.goto(hq_server + "/audit")
     expect(page.locator("h1")).to_have_text("Not allowed")
     page.goto(hq_server + "/fleet")
@@ -99,7 +105,8 @@ def test_axe_finds_no_violations_on_headquarters_pages(browser, hq_server):  # n
     found = {"sign-in": axe_violations(page)}
     sign_in(page, hq_server, "ada")
     for name, path in (("fleet", "/fleet"), ("filtered", "/fleet?country=NP&colour=red"),
-                       ("kiosk", "/kiosk/pokhara-2"), ("audit", "/audit")):  # fmt: skip
+                       ("kiosk", "/kiosk/pokhara-2"), ("audit", "/audit"), ("reach", "/reach"),
+                       ("reach-filtered", "/reach?country=MD&from=2026-01-01")):  # fmt: skip
         page.goto(hq_server + path)
         found[name] = axe_violations(page)
     assert found == {name: [] for name in found}

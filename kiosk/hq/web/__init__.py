@@ -2,7 +2,9 @@
 
 - ``common``: sessions, the guard (CSRF, Origin, roles), the page frame, the audit log;
 - ``sign_in``: signing in and out;
-- ``fleet``: every kiosk red, amber or green, and one kiosk's history.
+- ``fleet``: every kiosk red, amber or green, and one kiosk's history;
+- ``reach``: visits and guide views by month, kiosk, country, language, channel, journey
+  step, resilience dimension and support type, under the k rule; each table as CSV.
 
 It reads headquarters' root (hq.db, releases/, staff.db) and serves nothing to kiosks or
 visitors. Every page is server-rendered HTML that works without JavaScript; charts are SVG
@@ -36,7 +38,7 @@ def create_hq_app(root: str | Path, accounts: Accounts | None = None) -> Flask:
     )
     logging.getLogger("werkzeug").disabled = True  # staff's addresses are nobody's business
 
-    from kiosk.hq.web import common, fleet, sign_in  # noqa: F401 - routes
+    from kiosk.hq.web import common, fleet, reach, sign_in  # noqa: F401 - routes
 
     app.register_blueprint(common.hq)
     return app

@@ -1,0 +1,105 @@
+"""The reach page: visits and guide views in pictures and tables, filtered; CSV of each table.
+
+Every figure comes from kiosk.hq.totals, which leaves out cells below headquarters' k before
+adding anything up; the CSV files hold exactly the figures the page shows.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+from flask import Response, abort, current_app, request
+
+from kiosk.hq import fleet as fleet_state
+from kiosk.hq.charts import bar_chart
+from kiosk.hq.report import catalog_words, guide_tags
+from kiosk.hq.root import DEVICE_NAME
+from kiosk.hq.totals import Filters, reach
+from kiosk.hq.web import common
+
+TABLES = {  # name → (title, column headings)
+    "by_month": ("By month", ("Month", "Visits", "Guide views")),
+    "by_kiosk": ("By kiosk", ("Kiosk", "Visits", "Guide views")),
+    "by_country": ("By country", ("Country", "Visits", "Guide views")),
+    "by_channel": ("Visits by channel", ("Channel", "Visits")),
+    "by_language": ("Guide views by language", ("Language", "Guide views")),
+    "by_guide": ("Guide views by guide", ("Guide", "Guide views")),
+    "by_step": ("Guide views by journey step", ("Journey step", "Guide views")),
+    "by_dimension": ("Guide views by resilience dimension", ("Dimension", "Guide views")),
+    "by_support": ("Guide views by support type", ("Support type", "Guide views")),
+}
+
+
+def _date(name: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+def chosen() -> tuple[Filters, dict]:
+    """The filters in the address, each checked: a value that cannot be used is ignored."""
+    kiosks = fleet_state.fleet(common.root())
+    names = {k.name for k in kiosks}
+    countries = sorted({k.country for k in kiosks if k.country})
+    device = request.args.get("kiosk", "")
+    country = request.args.get("country", "")
+    filters = Filters(
+        start=_date("from"),
+        end=_date("to"),
+        device=device if DEVICE_NAME.fullmatch(device) and device in names else None,
+        country=country if country in countries else None,
+    )
+    return filters, {"kiosks": sorted(names), "countries": countries}
+
+
+def labelled(result, words: dict) -> dict[str, list[tuple]]:
+    """Each table's rows with words for tags: guides' titles, languages' own names."""
+    tables = {name: list(getattr(result, name)) for name in TABLES}
+    tables["by_guide"] = [(words["guides"].get(g, g), n) for g, n in tables["by_guide"]]
+    tables["by_language"] = [(words["languages"].get(t, t), n) for t, n in tables["by_language"]]
+    return tables
+
+
+def k_of() -> int:
+    return current_app.config.get("HQ_K", 5)
+
+
+@common.hq.get("/reach")
+@common.needs("viewer")
+def reach_page():
+    filters, options = chosen()
+    result = reach(common.root(), filters, k_of(), guide_tags(common.root()))
+    tables = labelled(result, catalog_words(common.root()))
+    charts = {}
+    for name, (title, columns) in TABLES.items():
+        rows = tables[name]
+        if len(columns) == 3:  # visits and views: one chart of views, one of visits
+            charts[name] = bar_chart([(r[0], r[2]) for r in rows], title=title, unit="guide views")
+        else:
+            charts[name] = bar_chart(rows, title=title, unit=columns[1].lower())
+    return common.page("hq/reach.html", result=result, tables=tables, charts=charts,
+                       titles=TABLES, filters=filters, query=request.query_string.decode(),
+                       **options)  # fmt: skip
+
+
+@common.hq.get("/reach/<name>.csv")
+@common.needs("viewer")
+def reach_csv(name: str):
+    if name not in TABLES:
+        abort(404)
+    filters, _ = chosen()
+    result = reach(common.root(), filters, k_of(), guide_tags(common.root()))
+    rows = labelled(result, catalog_words(common.root()))[name]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(TABLES[name][1])
+    writer.writerows(rows)
+    period = f"{filters.start or 'start'}-to-{filters.end or 'now'}"
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="reach-{name}-{period}.csv"'},
+    )

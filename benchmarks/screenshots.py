@@ -4,8 +4,8 @@ Run: .venv/bin/python benchmarks/screenshots.py BASE_URL OUT_DIR [partial|studio
 (BASE_URL is a running `kiosk serve`, for example http://127.0.0.1:8080). With `partial`,
 BASE_URL serves the fixture with Urdu added part-way (tests/fixtures/partial/README.md), and
 only the pages of a language that has some guides are taken. With `studio`, BASE_URL is a
-running `kiosk studio content/`. With `hq`, BASE_URL is a running `kiosk hq serve` on the
-example fleet (python -m tests.hq_fleet ROOT), signed in as its demo account.
+running `kiosk studio content/`. With `hq`, BASE_URL is a running `kiosk hq serve --content
+content` on the example fleet (python -m tests.hq_fleet ROOT), signed in as its demo account.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ HQ_SHOTS = [
     ("desk", {"width": 1280, "height": 800}, "hq-kiosk", "/kiosk/pokhara-2"),
     ("phone", {"width": 360, "height": 740}, "hq-fleet-phone", "/fleet?country=NP"),
     ("desk", {"width": 1280, "height": 800}, "hq-reach", "/reach"),
+    ("desk", {"width": 1280, "height": 800}, "hq-content", "/content"),
 ]
 # Shots of a moment: the page, what is done on it, and the file.
 MOMENTS = [

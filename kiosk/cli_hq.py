@@ -190,12 +190,17 @@ def hq_user_list(root: str) -> None:
     help="Address to listen on (put TLS in front of it for anything but 127.0.0.1).",
 )
 @click.option("--port", default=8090, show_default=True, type=int)
-def hq_serve(root: str, host: str, port: int) -> None:
+@click.option(
+    "--content",
+    type=click.Path(file_okay=False, exists=True),
+    help="The content source staff edit, for the content page.",
+)
+def hq_serve(root: str, host: str, port: int, content: str | None) -> None:
     """Headquarters' app for staff: the fleet, reach, releases (waitress)."""
     import waitress
 
     from kiosk.hq.web import create_hq_app
 
-    app = create_hq_app(Path(root))
+    app = create_hq_app(Path(root), content=content)
     click.echo(f"Headquarters' app on http://{host}:{port}/", err=True)
     waitress.serve(app, host=host, port=port, threads=4, ident="kiosk-hq")

@@ -328,3 +328,27 @@ def test_the_reach_page_and_its_csv_show_the_same_exact_figures(root, tmp_path):
     page = client.get("/reach?country=NP&from=not-a-date&kiosk=../x").get_data(as_text=True)
     assert f"<strong>{expected.views}</strong> guide views" in page and expected.views == 15
     assert client.get("/reach/secrets.csv").status_code == 404
+
+
+def test_the_content_page_shows_stale_and_missing_and_the_overdue_help_line_first(root, tmp_path):
+    from tests.conftest import copy_content
+
+    assert "kiosk hq serve --content DIR" in signed_in(root, "vera").get("/content").get_data(
+        as_text=True
+    )
+    source = copy_content(tmp_path / "content")
+    en = source / "guides" / "passport" / "en.md"
+    en.write_text(en.read_text().replace("Make two copies", "Make three copies"))
+    (source / "guides" / "help-abroad" / "ro.md").unlink()
+    client = create_hq_app(root, content=source).test_client()
+    token = token_of(client.get("/").get_data(as_text=True))
+    client.post("/sign-in", data={"csrf": token, "user": "vera", "password": PASSWORD})
+    page = client.get("/content").get_data(as_text=True)
+    rows = dict(re.findall(r'<tr><th scope="row">([^<]+)</th>(.*?)</tr>', page, re.S))
+    cells = {title: re.findall(r'class="state-(\w+)"', html) for title, html in rows.items()}
+    assert ["reference", "stale", "stale", "stale"] in cells.values(), cells
+    assert any(c[-1] == "missing" for c in cells.values()), cells
+    assert "changed since: copies" in page
+    lines = re.findall(r'<tr( class="red")?><th scope="row">([^<]+)', page.split("Help lines")[-1])
+    assert lines[0] == (' class="red"', "Example: Legal aid (not checked for a long time) ")
+    assert sum(1 for red, _ in lines if red) == 1

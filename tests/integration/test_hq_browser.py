@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -30,7 +31,9 @@ def hq_server(tmp_path_factory):
     accounts.add("ada", "admin", PASSWORD)
     demo_fleet(root, days=20)
     port = free_port()
-    proc = subprocess.Popen([*KIOSK, "hq", "serve", "--root", str(root), "--port", str(port)],
+    content = Path(__file__).resolve().parent.parent.parent / "content"
+    proc = subprocess.Popen([*KIOSK, "hq", "serve", "--root", str(root), "--port", str(port),
+                             "--content", str(content)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
@@ -106,7 +109,8 @@ def test_axe_finds_no_violations_on_headquarters_pages(browser, hq_server):  # n
     sign_in(page, hq_server, "ada")
     for name, path in (("fleet", "/fleet"), ("filtered", "/fleet?country=NP&colour=red"),
                        ("kiosk", "/kiosk/pokhara-2"), ("audit", "/audit"), ("reach", "/reach"),
-                       ("reach-filtered", "/reach?country=MD&from=2026-01-01")):  # fmt: skip
+                       ("reach-filtered", "/reach?country=MD&from=2026-01-01"),
+                       ("content", "/content")):  # fmt: skip
         page.goto(hq_server + path)
         found[name] = axe_violations(page)
     assert found == {name: [] for name in found}

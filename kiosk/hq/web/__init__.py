@@ -4,7 +4,8 @@
 - ``sign_in``: signing in and out;
 - ``fleet``: every kiosk red, amber or green, and one kiosk's history;
 - ``reach``: visits and guide views by month, kiosk, country, language, channel, journey
-  step, resilience dimension and support type, under the k rule; each table as CSV.
+  step, resilience dimension and support type, under the k rule; each table as CSV;
+- ``content``: the guide × language matrix and the help lines to check again first.
 
 It reads headquarters' root (hq.db, releases/, staff.db) and serves nothing to kiosks or
 visitors. Every page is server-rendered HTML that works without JavaScript; charts are SVG
@@ -26,19 +27,23 @@ SESSION_HOURS = 10  # a working day
 MAX_SIGNED_IN = 500  # staff, each with a few browsers
 
 
-def create_hq_app(root: str | Path, accounts: Accounts | None = None) -> Flask:
+def create_hq_app(
+    root: str | Path, accounts: Accounts | None = None, content: str | Path | None = None
+) -> Flask:
+    """The app on headquarters' ``root``; ``content`` is the content source staff edit."""
     root = Path(root)
     app = Flask(__name__, static_folder=None, template_folder=str(Path(__file__).parent.parent
                                                                   / "templates"))  # fmt: skip
     app.config.update(MAX_CONTENT_LENGTH=64 * 1024, TEMPLATES_AUTO_RELOAD=False)
     app.extensions["hq.root"] = root
+    app.config["HQ_CONTENT"] = str(content) if content else None
     app.extensions["hq.accounts"] = accounts or Accounts(root)
     app.extensions["hq.sessions"] = Sessions(
         IDLE_MINUTES * 60, SESSION_HOURS * 3600, max_signed_in=MAX_SIGNED_IN
     )
     logging.getLogger("werkzeug").disabled = True  # staff's addresses are nobody's business
 
-    from kiosk.hq.web import common, fleet, reach, sign_in  # noqa: F401 - routes
+    from kiosk.hq.web import common, content, fleet, reach, sign_in  # noqa: F401 - routes
 
     app.register_blueprint(common.hq)
     return app

@@ -59,6 +59,7 @@ HQ_SHOTS = [
     ("phone", {"width": 360, "height": 740}, "hq-fleet-phone", "/fleet?country=NP"),
     ("desk", {"width": 1280, "height": 800}, "hq-reach", "/reach"),
     ("desk", {"width": 1280, "height": 800}, "hq-content", "/content"),
+    ("desk", {"width": 1280, "height": 800}, "hq-needs", "/needs"),
 ]
 # Shots of a moment: the page, what is done on it, and the file.
 MOMENTS = [

@@ -13,11 +13,18 @@ import random
 import tomllib
 from pathlib import Path
 
+from kiosk.formats.snapshot import week_of
 from kiosk.hq import add_device, ingest
 from kiosk.usage import snapshot, write_snapshot
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
 LANGS = {"NP": ("ne", "en"), "MX": ("es", "en"), "MD": ("ro", "en", "ar")}
+# What people looked for and did not find, per country: (language, term as typed)
+UNMET = {
+    "NP": [("ne", "भिसा"), ("ne", "म्यानपावर"), ("ne", "Visa"), ("en", "demand letter")],
+    "MX": [("es", "visa de trabajo"), ("es", "Visa de trabajo"), ("es", "contrato H-2A")],
+    "MD": [("ro", "permis de muncă"), ("ro", "Permis de munca"), ("ar", "تأشيرة عمل")],
+}
 
 GB = 1_000_000_000
 # name, country, place, what goes wrong (None: nothing)
@@ -112,7 +119,12 @@ def day_counts(day: str, country: str, rng: random.Random, busy: float) -> dict:
     for channel in ("screen", "phone"):
         n = int(busy * rng.uniform(8, 20))
         visits.append({"day": day, "channel": channel, "visits": n, "pages": n * 4})
-    return {"guide_day": views, "channel_day": visits}
+    week = week_of(dt.date.fromisoformat(day))
+    weekday = dt.date.fromisoformat(day).weekday() + 1  # the week's searches so far
+    unmet = [{"week": week, "lang": lang, "term": term,
+              "searches": int(weekday * busy * (1 + i % 2))}
+             for i, (lang, term) in enumerate(UNMET[country])]  # fmt: skip
+    return {"guide_day": views, "channel_day": visits, "unmet_week": unmet}
 
 
 if __name__ == "__main__":  # python -m tests.hq_fleet ROOT: an example root to look around in

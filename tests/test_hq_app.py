@@ -352,3 +352,47 @@ def test_the_content_page_shows_stale_and_missing_and_the_overdue_help_line_firs
     lines = re.findall(r'<tr( class="red")?><th scope="row">([^<]+)', page.split("Help lines")[-1])
     assert lines[0] == (' class="red"', "Example: Legal aid (not checked for a long time) ")
     assert sum(1 for red, _ in lines if red) == 1
+
+
+def unmet(root, device: str, week: str, lang: str, term: str, searches: int) -> None:
+    """A kiosk's snapshot with one unmet search term, through the inbox and ingest."""
+    from kiosk.usage import snapshot, write_snapshot
+
+    monday = dt.date.fromisocalendar(int(week[:4]), int(week[6:]), 1).isoformat()
+    counts = {"unmet_week": [{"week": week, "lang": lang, "term": term, "searches": searches}]}
+    write_snapshot(root / "inbox" / device, snapshot(counts, monday, device, 2))
+    ingest(root)
+
+
+def test_unmet_needs_merge_spellings_count_kiosks_and_weeks_and_keep_marks(root, fixture_release):
+    publish_versions(root, fixture_release, 10)
+    (root / "releases" / "stable" / "LATEST").write_text("10\n")
+    unmet(root, "np-1", "2026-W45", "es", "Visa", 6)
+    unmet(root, "np-2", "2026-W46", "es", "visa ", 5)
+    unmet(root, "np-3", "2026-W46", "es", "vísa", 7)
+    unmet(root, "np-3", "2026-W47", "es", "pasaje", 3)  # below headquarters' k
+    unmet(root, "np-4", "2026-W47", "ne", "भिसा", 9)
+    viewer, publisher = signed_in(root, "vera"), signed_in(root, "paul")
+    page = viewer.get("/needs").get_data(as_text=True)
+    cell = r'<td class="n">(\d+)</td>'
+    rows = re.findall(r'<th scope="row" lang="(\w+)" dir="auto">([^<]+)</th><td>[^<]*</td>'
+                      + cell * 3, page)  # fmt: skip
+    assert rows == [("es", "vísa", "18", "3", "2"), ("ne", "भिसा", "9", "1", "1")]
+    assert "pasaje" not in page
+    assert 'action="/needs/mark' not in page  # a viewer sees the marks, cannot make them
+    token = token_of(publisher.get("/needs").get_data(as_text=True))
+    bad = publisher.post("/needs/mark", data={"csrf": token, "lang": "es", "term": "visa",
+                                              "mark": "answered", "guide": "no-such"})  # fmt: skip
+    assert bad.status_code == 400 and "Choose the guide" in bad.get_data(as_text=True)
+    answer = {"csrf": token, "lang": "es", "term": "visa", "mark": "answered", "guide": "passport"}
+    made = publisher.post("/needs/mark", data=answer)
+    assert made.status_code == 303
+    page = viewer.get("/needs?lang=es").get_data(as_text=True)
+    assert "<strong>Answered by a guide</strong>:" in page and "paul," in page
+    assert viewer.post("/needs/mark", data={"csrf": token_of(page), "lang": "es", "term": "visa",
+                                            "mark": ""}).status_code == 403  # fmt: skip
+    invented = publisher.post("/needs/mark", data={"csrf": token, "lang": "es", "term": "x y",
+                                                   "mark": "planned"})  # fmt: skip
+    assert invented.status_code == 400  # only a need in the list can be marked
+    log = signed_in(root, "ada").get("/audit").get_data(as_text=True)
+    assert "<td>paul</td><td>mark need</td><td>es: visa → answered (passport)</td>" in log

@@ -53,4 +53,10 @@ def open_hq(root: Path) -> sqlite_utils.Database:
         "CREATE TABLE IF NOT EXISTS kiosks (device TEXT PRIMARY KEY, country TEXT, place TEXT, "
         "added TEXT NOT NULL)"
     )
+    # Headquarters' own word on what people looked for and did not find (kiosk.hq.needs).
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS need_marks (lang TEXT NOT NULL, term TEXT NOT NULL, "
+        "mark TEXT NOT NULL, guide TEXT, who TEXT NOT NULL, at TEXT NOT NULL, "
+        "PRIMARY KEY (lang, term))"
+    )
     return db

@@ -110,7 +110,7 @@ def test_axe_finds_no_violations_on_headquarters_pages(browser, hq_server):  # n
     for name, path in (("fleet", "/fleet"), ("filtered", "/fleet?country=NP&colour=red"),
                        ("kiosk", "/kiosk/pokhara-2"), ("audit", "/audit"), ("reach", "/reach"),
                        ("reach-filtered", "/reach?country=MD&from=2026-01-01"),
-                       ("content", "/content")):  # fmt: skip
+                       ("content", "/content"), ("needs", "/needs")):  # fmt: skip
         page.goto(hq_server + path)
         found[name] = axe_violations(page)
     assert found == {name: [] for name in found}

@@ -5,6 +5,7 @@
 - ``fleet``: every kiosk red, amber or green, and one kiosk's history;
 - ``reach``: visits and guide views by month, kiosk, country, language, channel, journey
   step, resilience dimension and support type, under the k rule; each table as CSV;
+- ``needs``: what people looked for and did not find, merged, and editors' marks on it;
 - ``content``: the guide × language matrix and the help lines to check again first.
 
 It reads headquarters' root (hq.db, releases/, staff.db) and serves nothing to kiosks or
@@ -43,7 +44,7 @@ def create_hq_app(
     )
     logging.getLogger("werkzeug").disabled = True  # staff's addresses are nobody's business
 
-    from kiosk.hq.web import common, content, fleet, reach, sign_in  # noqa: F401 - routes
+    from kiosk.hq.web import common, content, fleet, needs, reach, sign_in  # noqa: F401
 
     app.register_blueprint(common.hq)
     return app

@@ -45,8 +45,13 @@ def hq_add_device(name: str, root: str, authorized_keys: str | None, country, pl
 @click.option("--channel", default="stable", show_default=True)
 @click.option("--version", "version", type=int, help="Release number (default: the time).")
 @click.option("--cache", type=click.Path(file_okay=False), help="Speech cache folder.")
+@click.option(
+    "--candidate",
+    is_flag=True,
+    help="Build and sign only; publish it from kiosk hq serve after a look.",
+)
 @pass_settings
-def hq_publish(settings, src, key, root, channel, version, cache) -> None:
+def hq_publish(settings, src, key, root, channel, version, cache, candidate) -> None:
     """Build and sign a release from SRC into releases/<channel>/ and make it the latest."""
     from kiosk.hq import publish
     from kiosk.speech import Speaker
@@ -55,8 +60,12 @@ def hq_publish(settings, src, key, root, channel, version, cache) -> None:
                       pitch=settings.speech_pitch, bitrate=settings.mp3_bitrate)  # fmt: skip
     result = publish(src, key, Path(root), channel, speaker, version=version,
                      progress=lambda m: click.echo(m, err=True), portal_url=settings.portal_url,
-                     wifi_name=settings.wifi_ssid)  # fmt: skip
-    click.echo(f"Published release {result.version} on channel {channel}.")
+                     wifi_name=settings.wifi_ssid, candidate=candidate)  # fmt: skip
+    if candidate:
+        click.echo(f"Built release {result.version} on channel {channel}, not published: "
+                   "open it in kiosk hq serve's Releases page, then publish it there.")  # fmt: skip
+    else:
+        click.echo(f"Published release {result.version} on channel {channel}.")
 
 
 @hq.command("ingest")
@@ -195,12 +204,20 @@ def hq_user_list(root: str) -> None:
     type=click.Path(file_okay=False, exists=True),
     help="The content source staff edit, for the content page.",
 )
-def hq_serve(root: str, host: str, port: int, content: str | None) -> None:
+@click.option(
+    "--pubkey",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="Public key releases are signed with (to check, preview and publish them).",
+)
+def hq_serve(root: str, host: str, port: int, content: str | None, pubkey) -> None:
     """Headquarters' app for staff: the fleet, reach, releases (waitress)."""
     import waitress
 
     from kiosk.hq.web import create_hq_app
+    from kiosk.releases.keys import load_public_key
 
-    app = create_hq_app(Path(root), content=content)
+    keys = [load_public_key(p) for p in pubkey]
+    app = create_hq_app(Path(root), content=content, trusted=keys)
     click.echo(f"Headquarters' app on http://{host}:{port}/", err=True)
     waitress.serve(app, host=host, port=port, threads=4, ident="kiosk-hq")

@@ -42,12 +42,14 @@ def send(root, device: str, data: dict, inbox=None) -> dict:
     return ingest(root, inbox)
 
 
-def publish_versions(root, fixture_release, *versions: int) -> None:
-    """Published releases as headquarters' root holds them (the fixture, signed, linked)."""
-    for version in versions:
+def publish_versions(root, fixture_release, *versions: int, candidates=()) -> None:
+    """Published releases as headquarters' root holds them (the fixture, signed, linked),
+    LATEST naming the highest; ``candidates`` are built above it, not published."""
+    for version in (*versions, *candidates):
         folder = root / "releases" / "stable" / str(version)
         folder.parent.mkdir(parents=True, exist_ok=True)
         folder.symlink_to(fixture_release, target_is_directory=True)
+    (root / "releases" / "stable" / "LATEST").write_text(f"{max(versions)}\n")
 
 
 @pytest.fixture
@@ -194,7 +196,7 @@ def test_every_page_is_private_and_unframeable(root):
 
 
 def test_each_rule_colours_a_kiosk_and_says_why(root, fixture_release):
-    publish_versions(root, fixture_release, 10, 11, 12)
+    publish_versions(root, fixture_release, 10, 11, 12, candidates=(13,))
     today = dt.date.today().isoformat()
     add_device(root, "well", country="NP", place="Pokhara library")
     add_device(root, "never", country="MD", place="Cahul centre")
@@ -366,7 +368,6 @@ def unmet(root, device: str, week: str, lang: str, term: str, searches: int) -> 
 
 def test_unmet_needs_merge_spellings_count_kiosks_and_weeks_and_keep_marks(root, fixture_release):
     publish_versions(root, fixture_release, 10)
-    (root / "releases" / "stable" / "LATEST").write_text("10\n")
     unmet(root, "np-1", "2026-W45", "es", "Visa", 6)
     unmet(root, "np-2", "2026-W46", "es", "visa ", 5)
     unmet(root, "np-3", "2026-W46", "es", "vísa", 7)

@@ -62,13 +62,27 @@ class KioskState:
         return f"{days} day{'s' if days != 1 else ''} ago"
 
 
-def published(root: Path) -> list[int]:
-    """Every release version published on any channel, oldest first."""
-    versions = set()
-    for folder in (root / "releases").glob("*/*"):
-        if folder.is_dir() and folder.name.isdigit() and (folder / "manifest.json").exists():
-            versions.add(int(folder.name))
-    return sorted(versions)
+def published(root: Path) -> dict[str, list[int]]:
+    """Each channel's published releases (up to what LATEST names: candidates above it are
+    not published), oldest first."""
+    channels: dict[str, list[int]] = {}
+    for latest in (root / "releases").glob("*/LATEST"):
+        try:
+            newest = int(latest.read_text().strip())
+        except (OSError, ValueError):
+            continue
+        channels[latest.parent.name] = sorted(
+            int(f.name) for f in latest.parent.iterdir()
+            if f.name.isdigit() and int(f.name) <= newest and (f / "manifest.json").exists()
+        )  # fmt: skip
+    return channels
+
+
+def _behind(release: int, channels: dict[str, list[int]]) -> int:
+    """Releases published after ``release`` on the channel the kiosk follows: the one that
+    holds its release (else "stable", the default channel)."""
+    channel = next((c for c, v in sorted(channels.items()) if release in v), "stable")
+    return sum(1 for v in channels.get(channel, []) if v > release)
 
 
 def _when(text: str | None) -> dt.datetime | None:
@@ -110,7 +124,7 @@ def fleet(root: Path, now: dt.datetime | None = None) -> list[KioskState]:
     return sorted(known.values(), key=lambda s: (COLOURS.index(s.colour), s.name))
 
 
-def _read_heartbeat(state: KioskState, beat: str, received: str, versions: list[int]) -> None:
+def _read_heartbeat(state: KioskState, beat: str, received: str, versions: dict) -> None:
     try:
         data = json.loads(beat)
     except ValueError:
@@ -119,7 +133,7 @@ def _read_heartbeat(state: KioskState, beat: str, received: str, versions: list[
     release = data.get("release")
     state.release = release if isinstance(release, int) and not isinstance(release, bool) else None
     if state.release is not None:
-        state.behind = sum(1 for v in versions if v > state.release)
+        state.behind = _behind(state.release, versions)
     free, total = _number(data.get("disk_free")), _number(data.get("disk_total"))
     state.disk_free = int(free) if free is not None else None
     if free is not None and total:

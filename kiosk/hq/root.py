@@ -94,8 +94,10 @@ def check_key_apart(key: str | os.PathLike[str], root: Path) -> None:
         )
 
 
-def publish(src, key, root: Path, channel: str, speaker, version: int | None = None, **kw):
-    """Build and sign a release into releases/<channel>/<version>, then point LATEST at it."""
+def publish(src, key, root: Path, channel: str, speaker, version: int | None = None,
+            candidate: bool = False, **kw):  # fmt: skip
+    """Build and sign a release into releases/<channel>/<version>, then point LATEST at it
+    (unless it is a ``candidate``, published later from headquarters' app)."""
     from kiosk.releases.build import build_release
 
     if not CHANNEL_NAME.fullmatch(channel):
@@ -109,6 +111,11 @@ def publish(src, key, root: Path, channel: str, speaker, version: int | None = N
     current = int(latest.read_text()) if latest.exists() else 0
     if version <= current:
         raise KioskError(f"Version {version} is not newer than the published {current}.")
+    built = max((int(p.name) for p in folder.iterdir() if p.name.isdigit()), default=0)
+    if version <= built:
+        raise KioskError(f"Version {version} is not newer than release {built}, already built "
+                         f"on channel {channel} (a candidate, or one withdrawn).")  # fmt: skip
     result = build_release(src, folder / str(version), key, speaker, version=version, now=now, **kw)
-    write_atomic(latest, f"{version}\n")
+    if not candidate:
+        write_atomic(latest, f"{version}\n")
     return result

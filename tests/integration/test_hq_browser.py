@@ -6,6 +6,7 @@ not allow, and sign out; axe-core finds no violation on any page.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
 import urllib.request
@@ -18,22 +19,29 @@ from kiosk.hq.accounts import Accounts
 from tests.conftest import KIOSK, free_port
 from tests.hq_fleet import demo_fleet
 from tests.integration.test_browser import axe_violations, browser  # noqa: F401 - a fixture
+from tests.test_hq_releases import NEW_TITLE, resign, retitle
 
 PASSWORD = "a long enough password"
 DESK = {"width": 1280, "height": 800}
 
 
 @pytest.fixture(scope="module")
-def hq_server(tmp_path_factory):
+def hq_server(tmp_path_factory, fixture_release, keypair):
     root = tmp_path_factory.mktemp("hq") / "root"
     accounts = Accounts(root)
     accounts.add("vera", "viewer", PASSWORD)
     accounts.add("ada", "admin", PASSWORD)
     demo_fleet(root, days=20)
+    pilot = root / "releases" / "pilot"  # real signed releases: 100 published, 101 a candidate
+    pilot.mkdir(parents=True)
+    shutil.copytree(fixture_release, pilot / "100")
+    shutil.copytree(fixture_release, pilot / "101")
+    resign(pilot / "101", 101, keypair[0], retitle)
+    (pilot / "LATEST").write_text("100\n")
     port = free_port()
     content = Path(__file__).resolve().parent.parent.parent / "content"
     proc = subprocess.Popen([*KIOSK, "hq", "serve", "--root", str(root), "--port", str(port),
-                             "--content", str(content)],
+                             "--content", str(content), "--pubkey", f"{keypair[0]}.pub"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
@@ -110,8 +118,26 @@ def test_axe_finds_no_violations_on_headquarters_pages(browser, hq_server):  # n
     for name, path in (("fleet", "/fleet"), ("filtered", "/fleet?country=NP&colour=red"),
                        ("kiosk", "/kiosk/pokhara-2"), ("audit", "/audit"), ("reach", "/reach"),
                        ("reach-filtered", "/reach?country=MD&from=2026-01-01"),
-                       ("content", "/content"), ("needs", "/needs")):  # fmt: skip
+                       ("content", "/content"), ("needs", "/needs"), ("releases", "/releases"),
+                       ("publish", "/releases/pilot/101/publish")):  # fmt: skip
         page.goto(hq_server + path)
         found[name] = axe_violations(page)
     assert found == {name: [] for name in found}
+    context.close()
+
+
+def test_a_publisher_looks_at_a_candidate_then_publishes_it(browser, hq_server):  # noqa: F811
+    context = browser.new_context(viewport=DESK)
+    page = context.new_page()
+    sign_in(page, hq_server, "ada")
+    page.click("text=Releases")
+    row = page.locator("#h-pilot ~ div tr", has_text="candidate")
+    row.locator("text=Phone view").click()
+    page.click("a[href$='/en/']")
+    expect(page.locator("body")).to_contain_text(NEW_TITLE)
+    page.goto(hq_server + "/releases")
+    page.locator("#h-pilot ~ div tr", has_text="candidate").locator("text=Publish…").click()
+    expect(page.locator("h1")).to_have_text("Publish release 101 on channel pilot?")
+    page.click("text=Publish it")
+    expect(page.locator("p[role=status]")).to_contain_text("Published: pilot 101")
     context.close()

@@ -6,7 +6,8 @@
 - ``reach``: visits and guide views by month, kiosk, country, language, channel, journey
   step, resilience dimension and support type, under the k rule; each table as CSV;
 - ``needs``: what people looked for and did not find, merged, and editors' marks on it;
-- ``content``: the guide × language matrix and the help lines to check again first.
+- ``content``: the guide × language matrix and the help lines to check again first;
+- ``releases``: candidates opened as kiosks show them, published, withdrawn.
 
 It reads headquarters' root (hq.db, releases/, staff.db) and serves nothing to kiosks or
 visitors. Every page is server-rendered HTML that works without JavaScript; charts are SVG
@@ -29,22 +30,38 @@ MAX_SIGNED_IN = 500  # staff, each with a few browsers
 
 
 def create_hq_app(
-    root: str | Path, accounts: Accounts | None = None, content: str | Path | None = None
+    root: str | Path,
+    accounts: Accounts | None = None,
+    content: str | Path | None = None,
+    trusted: list | None = None,
 ) -> Flask:
-    """The app on headquarters' ``root``; ``content`` is the content source staff edit."""
+    """The app on headquarters' ``root``; ``content`` is the content source staff edit, and
+    ``trusted`` the public keys releases must be signed with (to check, preview, publish)."""
+    from kiosk.hq.releases import Previews
+
     root = Path(root)
     app = Flask(__name__, static_folder=None, template_folder=str(Path(__file__).parent.parent
                                                                   / "templates"))  # fmt: skip
     app.config.update(MAX_CONTENT_LENGTH=64 * 1024, TEMPLATES_AUTO_RELOAD=False)
     app.extensions["hq.root"] = root
     app.config["HQ_CONTENT"] = str(content) if content else None
+    app.config["HQ_TRUSTED"] = list(trusted or [])
+    app.extensions["hq.previews"] = Previews(app.config["HQ_TRUSTED"])
     app.extensions["hq.accounts"] = accounts or Accounts(root)
     app.extensions["hq.sessions"] = Sessions(
         IDLE_MINUTES * 60, SESSION_HOURS * 3600, max_signed_in=MAX_SIGNED_IN
     )
     logging.getLogger("werkzeug").disabled = True  # staff's addresses are nobody's business
 
-    from kiosk.hq.web import common, content, fleet, needs, reach, sign_in  # noqa: F401
+    from kiosk.hq.web import (  # noqa: F401 - routes
+        common,
+        content,
+        fleet,
+        needs,
+        reach,
+        releases,
+        sign_in,
+    )
 
     app.register_blueprint(common.hq)
     return app

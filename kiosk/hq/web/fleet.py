@@ -34,7 +34,7 @@ def fleet():
     ]
     shown.sort(key=SORTS.get(sort, SORTS["status"]))
     counts = {c: sum(1 for k in everyone if k.colour == c) for c in fleet_state.COLOURS}
-    versions = fleet_state.published(common.root())
+    versions = fleet_state.published(common.root()).get("stable", [])
     return common.page(
         "hq/fleet.html",
         kiosks=shown,
@@ -45,7 +45,7 @@ def fleet():
         colour=colour if colour in fleet_state.COLOURS else "",
         sort=sort if sort in SORTS else "status",
         sorts=list(SORTS),
-        newest=versions[-1] if versions else None,
+        newest=versions[-1] if versions else None,  # on the default channel
     )
 
 

@@ -20,6 +20,7 @@ import pytest
 
 from kiosk.config import load_settings
 from kiosk.deploy import DATA
+from tests.cups import BACKEND
 from tests.system.conftest import DEVICE, SSID, Device, fab, kiosk
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -392,8 +393,7 @@ def test_the_librarian_prints_a_leaflet_through_the_kiosks_cups(device):
     only, with a printer whose backend keeps each job in /var/tmp/printed.
     """
     vm = device.vm
-    backend = (ROOT / "tests/cups.py").read_text().split('BACKEND = """', 1)[1].split('"""')[0]
-    vm.root(f"install -d -m 0755 /var/tmp/printed && printf '%s' {shlex.quote(backend)} "
+    vm.root(f"install -d -m 0755 /var/tmp/printed && printf '%s' {shlex.quote(BACKEND)} "
             "> /usr/lib/cups/backend/capture && chmod 0700 /usr/lib/cups/backend/capture "
             "&& lpadmin -p leaflets -E -v capture:/var/tmp/printed -m raw")  # fmt: skip
     port = load_settings(environ={}).port

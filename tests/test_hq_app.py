@@ -397,3 +397,36 @@ def test_unmet_needs_merge_spellings_count_kiosks_and_weeks_and_keep_marks(root,
     assert invented.status_code == 400  # only a need in the list can be marked
     log = signed_in(root, "ada").get("/audit").get_data(as_text=True)
     assert "<td>paul</td><td>mark need</td><td>es: visa → answered (passport)</td>" in log
+
+
+def test_the_donor_report_is_a_pdf_with_the_pages_own_figures(root, tmp_path):
+    import subprocess
+
+    from kiosk.usage import snapshot, write_snapshot
+
+    add_device(root, "np-1", country="NP")
+    add_device(root, "mx-1", country="MX")
+    for device, day, views in (("np-1", "2026-11-02", 1234), ("np-1", "2026-11-09", 3),
+                               ("mx-1", "2026-11-02", 77)):  # fmt: skip
+        counts = {"guide_day": [{"day": day, "guide": "passport", "lang": "ne", "channel": "phone",
+                                 "views": views, "listens_started": 0, "listens_finished": 0,
+                                 "helpful_yes": 0, "helpful_no": 0}],
+                  "channel_day": [{"day": day, "channel": "phone", "visits": views,
+                                   "pages": views}]}  # fmt: skip
+        write_snapshot(root / "inbox" / device, snapshot(counts, day, device, 2))
+    ingest(root)
+    client = signed_in(root, "vera")
+    answer = client.get("/reach/report.pdf?country=NP&from=2026-11-01&to=2026-11-30")
+    assert answer.status_code == 200 and answer.mimetype == "application/pdf"
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(answer.data)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+    assert "Reach report" in text and "2026-11-01 to 2026-11-30 · NP" in text
+    numbers = re.search(r"(\d[\d,]*)\s+(\d[\d,]*)\s+(\d[\d,]*)\s*\n\s*kiosks active\s+visits\s+"
+                        r"guide views", text)  # fmt: skip
+    assert numbers and numbers.groups() == ("1", "1,234", "1,234"), text[:800]
+    assert "77" not in text  # Mexico's figures are not Nepal's
+    assert " 3\n" not in text and "1,237" not in text  # the 3 is below k: left out
+    log = signed_in(root, "ada").get("/audit").get_data(as_text=True)
+    assert "<td>vera</td><td>donor report</td>" in log

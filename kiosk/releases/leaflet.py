@@ -28,9 +28,10 @@ PAPERS = ("a4", "a5")
 CHROMIUM = "/usr/bin/chromium"
 
 
-def _browser(playwright):
+def launch_chromium(playwright):
+    """Debian's Chromium, for printing pages to PDF (leaflets, headquarters' reports)."""
     if not Path(CHROMIUM).exists():
-        raise KioskError("Leaflets are printed by Chromium: apt-get install chromium")
+        raise KioskError("PDFs are printed by Chromium: apt-get install chromium")
     return playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
 
 
@@ -85,7 +86,7 @@ class Leaflets:
             ) from None
         self._playwright = sync_playwright().start()
         try:
-            self._browser = _browser(self._playwright)
+            self._browser = launch_chromium(self._playwright)
         except BaseException:
             self._playwright.stop()
             raise

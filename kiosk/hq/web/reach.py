@@ -12,6 +12,7 @@ import io
 
 from flask import Response, abort, current_app, request
 
+from kiosk.errors import KioskError
 from kiosk.hq import fleet as fleet_state
 from kiosk.hq.charts import bar_chart
 from kiosk.hq.report import catalog_words, guide_tags
@@ -73,16 +74,45 @@ def reach_page():
     filters, options = chosen()
     result = reach(common.root(), filters, k_of(), guide_tags(common.root()))
     tables = labelled(result, catalog_words(common.root()))
+    return common.page("hq/reach.html", result=result, tables=tables, charts=_charts(tables),
+                       titles=TABLES, filters=filters, query=request.query_string.decode(),
+                       **options)  # fmt: skip
+
+
+def _charts(tables: dict) -> dict:
     charts = {}
     for name, (title, columns) in TABLES.items():
         rows = tables[name]
-        if len(columns) == 3:  # visits and views: one chart of views, one of visits
+        if len(columns) == 3:  # visits and views: the chart shows guide views
             charts[name] = bar_chart([(r[0], r[2]) for r in rows], title=title, unit="guide views")
         else:
             charts[name] = bar_chart(rows, title=title, unit=columns[1].lower())
-    return common.page("hq/reach.html", result=result, tables=tables, charts=charts,
-                       titles=TABLES, filters=filters, query=request.query_string.decode(),
-                       **options)  # fmt: skip
+    return charts
+
+
+@common.hq.get("/reach/report.pdf")
+@common.needs("viewer")
+def donor_report():
+    from flask import render_template
+
+    from kiosk.hq.donor import pdf_of
+
+    filters, _ = chosen()
+    result = reach(common.root(), filters, k_of(), guide_tags(common.root()))
+    tables = labelled(result, catalog_words(common.root()))
+    start, end = filters.start or "the first day", filters.end or "today"
+    html = render_template("hq/donor.html", result=result, tables=tables, charts=_charts(tables),
+                           titles=TABLES, period=f"{start} to {end}",
+                           place=filters.country or filters.device or "all countries",
+                           today=dt.date.today())  # fmt: skip
+    try:
+        pdf = pdf_of(html)
+    except KioskError as exc:
+        abort(Response(exc.message, 503, mimetype="text/plain"))
+    common.audit("donor report", f"{start} to {end}, {filters.country or 'all countries'}")
+    name = f"reach-report-{filters.start or 'start'}-to-{filters.end or 'now'}.pdf"
+    return Response(pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
 
 
 @common.hq.get("/reach/<name>.csv")

@@ -307,7 +307,7 @@ def test_the_reach_page_and_its_csv_show_the_same_exact_figures(root, tmp_path):
     add_device(root, "np-1", country="NP")
     add_device(root, "mx-1", country="MX")
     for device, day, views in (("np-1", "2026-11-02", 9), ("np-1", "2026-12-01", 6),
-                               ("mx-1", "2026-11-02", 4), ("mx-1", "2026-11-03", 12)):  # fmt: skip
+                               ("mx-1", "2026-11-02", 4), ("mx-1", "2026-12-03", 12)):  # fmt: skip
         counts = {"guide_day": [{"day": day, "guide": "passport", "lang": "es", "channel": "phone",
                                  "views": views, "listens_started": 0, "listens_finished": 0,
                                  "helpful_yes": 0, "helpful_no": 0}],
@@ -320,8 +320,8 @@ def test_the_reach_page_and_its_csv_show_the_same_exact_figures(root, tmp_path):
     # mx-1's 4 on 2026-11-02 is below headquarters' k of 5: left out everywhere.
     assert "<strong>27</strong> visits" in page and "<strong>27</strong> guide views" in page
     rows = re.findall(r'<tr><th scope="row">(2026-\d\d)</th><td class="n">(\d+)</td>', page)
-    assert rows == [("2026-11", "21"), ("2026-12", "6")]
-    answer = client.get("/reach/by_country.csv?from=2026-11-03&country=")
+    assert rows == [("2026-11", "9"), ("2026-12", "18")]
+    answer = client.get("/reach/by_country.csv?from=2026-12&country=")
     assert answer.mimetype == "text/csv"
     assert list(csv.reader(io.StringIO(answer.get_data(as_text=True)))) == [
         ["Country", "Visits", "Guide views"], ["MX", "12", "12"], ["NP", "6", "6"],
@@ -422,7 +422,7 @@ def test_the_donor_report_is_a_pdf_with_the_pages_own_figures(root, tmp_path):
     pdf.write_bytes(answer.data)
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
                           text=True, check=True).stdout  # fmt: skip
-    assert "Reach report" in text and "2026-11-01 to 2026-11-30 · NP" in text
+    assert "Reach report" in text and "2026-11 to 2026-11 · NP" in text
     numbers = re.search(r"(\d[\d,]*)\s+(\d[\d,]*)\s+(\d[\d,]*)\s*\n\s*kiosks active\s+visits\s+"
                         r"guide views", text)  # fmt: skip
     assert numbers and numbers.groups() == ("1", "1,234", "1,234"), text[:800]
@@ -430,3 +430,18 @@ def test_the_donor_report_is_a_pdf_with_the_pages_own_figures(root, tmp_path):
     assert " 3\n" not in text and "1,237" not in text  # the 3 is below k: left out
     log = signed_in(root, "ada").get("/audit").get_data(as_text=True)
     assert "<td>vera</td><td>donor report</td>" in log
+
+
+def test_the_fleet_comes_a_page_at_a_time(root, monkeypatch):
+    from kiosk.hq.web import fleet as fleet_page
+
+    monkeypatch.setattr(fleet_page, "PER_PAGE", 2)
+    for name in ("a-1", "b-1", "c-1", "d-1", "e-1"):
+        add_device(root, name, country="NP")
+    client = signed_in(root, "vera")
+    seen = []
+    for page in (1, 2, 3, 4, "x"):
+        html = client.get(f"/fleet?sort=name&page={page}").get_data(as_text=True)
+        seen.append(re.findall(r'<a href="/kiosk/([\w-]+)">', html))
+    assert seen == [["a-1", "b-1"], ["c-1", "d-1"], ["e-1"], ["e-1"], ["a-1", "b-1"]]
+    assert "5 of 5 kiosks, page 2 of 3" in client.get("/fleet?page=2").get_data(as_text=True)

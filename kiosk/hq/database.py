@@ -11,6 +11,21 @@ import sqlite_utils
 
 from kiosk.formats.snapshot import TABLES
 
+ROLLUPS = (
+    "CREATE TABLE IF NOT EXISTS views_by_country (month TEXT NOT NULL, country TEXT NOT NULL, "
+    "guide TEXT NOT NULL, lang TEXT NOT NULL, channel TEXT NOT NULL, views INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS views_by_device (month TEXT NOT NULL, device TEXT NOT NULL, "
+    "country TEXT NOT NULL, guide TEXT NOT NULL, lang TEXT NOT NULL, channel TEXT NOT NULL, "
+    "views INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS visits_by_country (month TEXT NOT NULL, country TEXT NOT NULL, "
+    "channel TEXT NOT NULL, visits INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS visits_by_device (month TEXT NOT NULL, device TEXT NOT NULL, "
+    "country TEXT NOT NULL, channel TEXT NOT NULL, visits INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS device_month (month TEXT NOT NULL, device TEXT NOT NULL, "
+    "country TEXT NOT NULL, visits INTEGER NOT NULL, views INTEGER NOT NULL, "
+    "PRIMARY KEY (month, device))",
+)
+
 
 def open_hq(root: Path) -> sqlite_utils.Database:
     root.mkdir(parents=True, exist_ok=True)
@@ -53,6 +68,18 @@ def open_hq(root: Path) -> sqlite_utils.Database:
         "CREATE TABLE IF NOT EXISTS kiosks (device TEXT PRIMARY KEY, country TEXT, place TEXT, "
         "added TEXT NOT NULL)"
     )
+    # Reach rolled up by month (kiosk.hq.totals.rollup): only cells of at least headquarters'
+    # k, summed per country and per kiosk, so no page adds up a year of daily cells.
+    for statement in ROLLUPS:
+        db.execute(statement)
+    db.execute("CREATE INDEX IF NOT EXISTS views_by_device_key ON views_by_device (device, month)")
+    db.execute("CREATE INDEX IF NOT EXISTS visits_by_device_key ON visits_by_device "
+               "(device, month)")  # fmt: skip
+    db.execute("CREATE INDEX IF NOT EXISTS views_by_country_key ON views_by_country (month)")
+    db.execute("CREATE INDEX IF NOT EXISTS visits_by_country_key ON visits_by_country (month)")
+    db.execute("CREATE INDEX IF NOT EXISTS guide_day_by_day ON guide_day (day)")
+    db.execute("CREATE INDEX IF NOT EXISTS channel_day_by_day ON channel_day (day)")
+    db.execute("CREATE TABLE IF NOT EXISTS rollup_state (k INTEGER NOT NULL)")
     # Headquarters' own word on what people looked for and did not find (kiosk.hq.needs).
     db.execute(
         "CREATE TABLE IF NOT EXISTS need_marks (lang TEXT NOT NULL, term TEXT NOT NULL, "

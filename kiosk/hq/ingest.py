@@ -38,6 +38,7 @@ from kiosk.files import write_atomic
 from kiosk.formats.snapshot import MAX_BYTES, NAME, TABLES, Malformed, read_snapshot, seq_of
 from kiosk.hq.database import open_hq
 from kiosk.hq.root import DEVICE_NAME
+from kiosk.hq.totals import rollup
 
 HEARTBEAT = "heartbeat.json"
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -137,7 +138,8 @@ def ingest(root: Path, inbox: Path | None = None, now: dt.datetime | None = None
     report = {"ingested": 0, "unchanged": 0, "older": 0, "rejected": [], "heartbeats": 0,
               # How this run's heartbeats came, and when they count as received:
               "_via": "ssh" if inbox == root / "inbox" else "stick",
-              "_now": (now or dt.datetime.now(dt.UTC)).isoformat()}  # fmt: skip
+              "_now": (now or dt.datetime.now(dt.UTC)).isoformat(),
+              "_months": set()}  # fmt: skip
     db = open_hq(root)
     try:
         for device in sorted(os.listdir(inbox_fd)):
@@ -155,6 +157,8 @@ def ingest(root: Path, inbox: Path | None = None, now: dt.datetime | None = None
                 _ingest_device(root, db, device, folder, report)
             finally:
                 os.close(folder)
+        if report["_months"]:
+            rollup(db, report["_months"])  # the months whose figures changed, summed again
     finally:
         db.close()
         os.close(inbox_fd)
@@ -200,6 +204,7 @@ def _snapshot(root: Path, db, device: str, folder: int, name: str, day: str, rep
         return
     _replace_day(db, device, data, digest, name)
     report["ingested"] += 1
+    report["_months"].add(day[:7])
 
 
 def _replace_day(db, device: str, data: dict, digest: str, name: str) -> None:

@@ -66,6 +66,8 @@ def add_device(root: Path, name: str, country: str = "", place: str = "") -> lis
         )  # fmt: skip
         public = (folder / f"{role}_key.pub").read_text().strip()
         lines.append(f'restrict,command="{command}" {public}')
+    from kiosk.hq.totals import rollup
+
     db = open_hq(root)
     try:
         with db.conn:
@@ -74,6 +76,8 @@ def add_device(root: Path, name: str, country: str = "", place: str = "") -> lis
                 "country = excluded.country, place = excluded.place",
                 [name, country or None, place or None, dt.date.today().isoformat()],
             )
+        if db.execute("SELECT 1 FROM device_month WHERE device = ? LIMIT 1", [name]).fetchone():
+            rollup(db)  # its figures so far now count toward another country
     finally:
         db.close()
     return lines

@@ -53,27 +53,10 @@ CHANNEL_WORDS = {"screen": "Touchscreen", "phone": "Phones"}
 
 @dataclass(frozen=True)
 class Filters:
-    start: dt.date | None = None  # first day counted
-    end: dt.date | None = None  # last day counted
+    start: dt.date | None = None  # the first month counted (any day of it)
+    end: dt.date | None = None  # the last month counted (any day of it)
     device: str | None = None
     country: str | None = None
-
-    def sql(self, alias: str) -> tuple[str, list]:
-        """The WHERE conditions for a table of day cells, joined to kiosks as ``k``."""
-        where, args = [], []
-        if self.start:
-            where.append(f"{alias}.day >= ?")
-            args.append(self.start.isoformat())
-        if self.end:
-            where.append(f"{alias}.day <= ?")
-            args.append(self.end.isoformat())
-        if self.device:
-            where.append(f"{alias}.device = ?")
-            args.append(self.device)
-        if self.country:
-            where.append("k.country = ?")
-            args.append(self.country)
-        return (" AND " + " AND ".join(where)) if where else "", args
 
 
 @dataclass
@@ -104,61 +87,122 @@ class Reach:
         return out
 
 
-def reach(root: Path, filters: Filters = Filters(), k: int = HQ_K, tags: dict | None = None):
-    """Headquarters' reach under ``filters``: only cells of at least ``k`` are added up."""
+def reach(root: Path, filters: Filters = Filters(), tags: dict | None = None) -> Reach:
+    """Headquarters' reach under ``filters``, from the rollups ingest keeps (cells of k+)."""
     tags = guide_tags(root) if tags is None else tags
     db = open_hq(root)
     try:
-        return _reach(db, filters, k, tags)
+        return _reach(db, filters, tags)
     finally:
         db.close()
 
 
-def _reach(db, filters: Filters, k: int, tags: dict) -> Reach:
-    visits_where, visits_args = filters.sql("c")
-    views_where, views_args = filters.sql("g")
-    visits_from = (
-        "FROM channel_day c LEFT JOIN kiosks k ON k.device = c.device "
-        f"WHERE c.visits >= ?{visits_where}"
-    )
-    views_from = (
-        "FROM guide_day g LEFT JOIN kiosks k ON k.device = g.device "
-        f"WHERE g.views >= ?{views_where}"
-    )
-    va, ga = [k, *visits_args], [k, *views_args]
+def months_of(start: str, end: str) -> list[str]:
+    """Every month from ``start`` to ``end`` (YYYY-MM), both included."""
+    months, year, month = [], int(start[:4]), int(start[5:7])
+    while f"{year:04d}-{month:02d}" <= end:
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
 
-    def grouped(select: str, frm: str, args: list, group: str) -> list[tuple]:
-        return db.execute(f"SELECT {select} {frm} GROUP BY {group} ORDER BY 1", args).fetchall()
 
-    result = Reach(k=k)
-    result.visits = db.execute(f"SELECT coalesce(sum(c.visits), 0) {visits_from}", va).fetchone()
-    result.visits = result.visits[0]
-    result.views = db.execute(f"SELECT coalesce(sum(g.views), 0) {views_from}", ga).fetchone()[0]
-    visits_month = dict(grouped("substr(c.day, 1, 7), sum(c.visits)", visits_from, va, "1"))
-    views_month = dict(grouped("substr(g.day, 1, 7), sum(g.views)", views_from, ga, "1"))
-    result.by_month = [
-        (m, visits_month.get(m, 0), views_month.get(m, 0))
-        for m in sorted({*visits_month, *views_month})
-    ]
-    visits_kiosk = dict(grouped("c.device, sum(c.visits)", visits_from, va, "1"))
-    views_kiosk = dict(grouped("g.device, sum(g.views)", views_from, ga, "1"))
+def rollup(db, months: set[str] | None = None, k: int = HQ_K) -> None:
+    """Sum the cells of at least ``k`` of each month into the rollup tables the pages read.
+
+    Ingest calls it for the months it touched (a day rewritten changes only its month);
+    ``months=None`` rolls up every month (after a kiosk changed country, or another k).
+    """
+    if months is None:
+        found = db.execute("SELECT min(day), max(day) FROM (SELECT day FROM guide_day UNION ALL "
+                           "SELECT day FROM channel_day)").fetchone()  # fmt: skip
+        months = set(months_of(found[0][:7], found[1][:7])) if found[0] else set()
+        with db.conn:
+            for table in ("views_by_country", "views_by_device", "visits_by_country",
+                          "visits_by_device", "device_month"):  # fmt: skip
+                db.execute(f"DELETE FROM {table}")  # noqa: S608 - our own names
+    country = "coalesce(k.country, '?')"
+    with db.conn:
+        db.execute("DELETE FROM rollup_state")
+        db.execute("INSERT INTO rollup_state VALUES (?)", [k])
+        for month in sorted(months):
+            span = [month, f"{month}-01", f"{month}-99", k]
+            for table in ("views_by_country", "views_by_device", "visits_by_country",
+                          "visits_by_device", "device_month"):  # fmt: skip
+                db.execute(f"DELETE FROM {table} WHERE month = ?", [month])  # noqa: S608
+            views = ("FROM guide_day g LEFT JOIN kiosks k ON k.device = g.device "
+                     "WHERE g.day >= ? AND g.day <= ? AND g.views >= ?")  # fmt: skip
+            visits = ("FROM channel_day c LEFT JOIN kiosks k ON k.device = c.device "
+                      "WHERE c.day >= ? AND c.day <= ? AND c.visits >= ?")  # fmt: skip
+            db.execute(f"INSERT INTO views_by_device SELECT ?, g.device, {country}, g.guide, "
+                       f"g.lang, g.channel, sum(g.views) {views} GROUP BY 2, 4, 5, 6",
+                       span)  # fmt: skip
+            db.execute(f"INSERT INTO views_by_country SELECT ?, {country}, g.guide, g.lang, "
+                       f"g.channel, sum(g.views) {views} GROUP BY 2, 3, 4, 5", span)  # fmt: skip
+            db.execute(f"INSERT INTO visits_by_device SELECT ?, c.device, {country}, c.channel, "
+                       f"sum(c.visits) {visits} GROUP BY 2, 4", span)  # fmt: skip
+            db.execute(f"INSERT INTO visits_by_country SELECT ?, {country}, c.channel, "
+                       f"sum(c.visits) {visits} GROUP BY 2, 3", span)  # fmt: skip
+            db.execute(
+                "INSERT INTO device_month SELECT ?, device, country, sum(visits), sum(views) "
+                "FROM (SELECT device, country, visits, 0 AS views FROM visits_by_device "
+                "WHERE month = ? UNION ALL SELECT device, country, 0, views FROM views_by_device "
+                "WHERE month = ?) GROUP BY device",
+                [month, month, month],
+            )
+
+
+def _where(f: Filters) -> tuple[str, list]:
+    where, args = ["1"], []
+    if f.start:
+        where.append("month >= ?")
+        args.append(f.start.isoformat()[:7])
+    if f.end:
+        where.append("month <= ?")
+        args.append(f.end.isoformat()[:7])
+    if f.country:
+        where.append("country = ?")
+        args.append(f.country)
+    if f.device:
+        where.append("device = ?")
+        args.append(f.device)
+    return " AND ".join(where), args
+
+
+def _reach(db, filters: Filters, tags: dict) -> Reach:
+    """The figures from the rollups (whole months: a filter's days count by their month)."""
+    row = db.execute("SELECT k FROM rollup_state").fetchone()
+    result = Reach(k=row[0] if row else HQ_K)
+    where, args = _where(filters)
+    by = "device" if filters.device else "country"
+    views, visits = f"views_by_{by}", f"visits_by_{by}"
+
+    def grouped(select: str, table: str) -> list[tuple]:
+        sql = f"SELECT {select} FROM {table} WHERE {where} GROUP BY 1 ORDER BY 1"  # noqa: S608
+        return db.execute(sql, args).fetchall()
+
+    def total(column: str, table: str) -> int:
+        sql = f"SELECT coalesce(sum({column}), 0) FROM {table} WHERE {where}"  # noqa: S608
+        return db.execute(sql, args).fetchone()[0]
+
+    result.visits, result.views = total("visits", visits), total("views", views)
+    visits_month = dict(grouped("month, sum(visits)", visits))
+    views_month = dict(grouped("month, sum(views)", views))
+    result.by_month = [(m, visits_month.get(m, 0), views_month.get(m, 0))
+                       for m in sorted({*visits_month, *views_month})]  # fmt: skip
     result.by_kiosk = [
-        (d, visits_kiosk.get(d, 0), views_kiosk.get(d, 0))
-        for d in sorted({*visits_kiosk, *views_kiosk})
-    ]
+        (d, v, w) for d, v, w in db.execute(
+            f"SELECT device, sum(visits), sum(views) FROM device_month WHERE {where} "  # noqa: S608
+            "GROUP BY device ORDER BY device", args)
+    ]  # fmt: skip
     result.kiosks_active = len(result.by_kiosk)
-    visits_country = dict(grouped("coalesce(k.country, '?'), sum(c.visits)", visits_from, va, "1"))
-    views_country = dict(grouped("coalesce(k.country, '?'), sum(g.views)", views_from, ga, "1"))
-    result.by_country = [
-        (c, visits_country.get(c, 0), views_country.get(c, 0))
-        for c in sorted({*visits_country, *views_country})
-    ]
-    result.by_channel = [
-        (CHANNEL_WORDS.get(ch, ch), n)
-        for ch, n in grouped("c.channel, sum(c.visits)", visits_from, va, "1")
-    ]
-    result.by_language = _largest(grouped("g.lang, sum(g.views)", views_from, ga, "1"))
-    per_guide = grouped("g.guide, sum(g.views)", views_from, ga, "1")
+    visits_country = dict(grouped("country, sum(visits)", visits))
+    views_country = dict(grouped("country, sum(views)", views))
+    result.by_country = [(c, visits_country.get(c, 0), views_country.get(c, 0))
+                         for c in sorted({*visits_country, *views_country})]  # fmt: skip
+    result.by_channel = [(CHANNEL_WORDS.get(ch, ch), n)
+                         for ch, n in grouped("channel, sum(visits)", visits)]  # fmt: skip
+    result.by_language = _largest(grouped("lang, sum(views)", views))
+    per_guide = grouped("guide, sum(views)", views)
     result.by_guide = _largest(per_guide)
     steps: dict[str, int] = {}
     dimensions: dict[str, int] = {}

@@ -9,6 +9,7 @@ from kiosk.hq.charts import line_chart
 from kiosk.hq.root import DEVICE_NAME
 from kiosk.hq.web import common
 
+PER_PAGE = 100
 SORTS = {
     "status": lambda k: (fleet_state.COLOURS.index(k.colour), k.name),
     "name": lambda k: k.name,
@@ -34,10 +35,20 @@ def fleet():
     ]
     shown.sort(key=SORTS.get(sort, SORTS["status"]))
     counts = {c: sum(1 for k in everyone if k.colour == c) for c in fleet_state.COLOURS}
+    pages = max(1, -(-len(shown) // PER_PAGE))
+    try:
+        page = min(max(1, int(request.args.get("page", "1"))), pages)
+    except ValueError:
+        page = 1
+    matching = len(shown)
+    shown = shown[(page - 1) * PER_PAGE : page * PER_PAGE]
     versions = fleet_state.published(common.root()).get("stable", [])
     return common.page(
         "hq/fleet.html",
         kiosks=shown,
+        matching=matching,
+        page=page,
+        pages=pages,
         total=len(everyone),
         counts=counts,
         countries=countries,

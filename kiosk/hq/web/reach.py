@@ -33,9 +33,14 @@ TABLES = {  # name → (title, column headings)
 }
 
 
-def _date(name: str) -> dt.date | None:
+MOST_KIOSKS = 30
+
+
+def _month(name: str) -> dt.date | None:
+    """A month from the address (YYYY-MM; a date counts as its month), or None."""
+    value = request.args.get(name, "")
     try:
-        return dt.date.fromisoformat(request.args.get(name, ""))
+        return dt.date.fromisoformat(value[:7] + "-01") if len(value) in (7, 10) else None
     except ValueError:
         return None
 
@@ -48,8 +53,8 @@ def chosen() -> tuple[Filters, dict]:
     device = request.args.get("kiosk", "")
     country = request.args.get("country", "")
     filters = Filters(
-        start=_date("from"),
-        end=_date("to"),
+        start=_month("from"),
+        end=_month("to"),
         device=device if DEVICE_NAME.fullmatch(device) and device in names else None,
         country=country if country in countries else None,
     )
@@ -72,9 +77,13 @@ def k_of() -> int:
 @common.needs("viewer")
 def reach_page():
     filters, options = chosen()
-    result = reach(common.root(), filters, k_of(), guide_tags(common.root()))
+    result = reach(common.root(), filters, guide_tags(common.root()))
     tables = labelled(result, catalog_words(common.root()))
+    count = len(tables["by_kiosk"])
+    if count > MOST_KIOSKS:  # a page, not a phone book: the busiest, and the CSV has them all
+        tables["by_kiosk"] = sorted(tables["by_kiosk"], key=lambda r: (-r[2], r[0]))[:MOST_KIOSKS]
     return common.page("hq/reach.html", result=result, tables=tables, charts=_charts(tables),
+                       kiosk_count=count, most_kiosks=MOST_KIOSKS,
                        titles=TABLES, filters=filters, query=request.query_string.decode(),
                        **options)  # fmt: skip
 
@@ -98,9 +107,10 @@ def donor_report():
     from kiosk.hq.donor import pdf_of
 
     filters, _ = chosen()
-    result = reach(common.root(), filters, k_of(), guide_tags(common.root()))
+    result = reach(common.root(), filters, guide_tags(common.root()))
     tables = labelled(result, catalog_words(common.root()))
-    start, end = filters.start or "the first day", filters.end or "today"
+    start = filters.start.isoformat()[:7] if filters.start else "the first month"
+    end = filters.end.isoformat()[:7] if filters.end else "this month"
     html = render_template("hq/donor.html", result=result, tables=tables, charts=_charts(tables),
                            titles=TABLES, period=f"{start} to {end}",
                            place=filters.country or filters.device or "all countries",
@@ -110,7 +120,7 @@ def donor_report():
     except KioskError as exc:
         abort(Response(exc.message, 503, mimetype="text/plain"))
     common.audit("donor report", f"{start} to {end}, {filters.country or 'all countries'}")
-    name = f"reach-report-{filters.start or 'start'}-to-{filters.end or 'now'}.pdf"
+    name = f"reach-report-{start}-to-{end}.pdf".replace(" ", "-")
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
 
@@ -121,13 +131,14 @@ def reach_csv(name: str):
     if name not in TABLES:
         abort(404)
     filters, _ = chosen()
-    result = reach(common.root(), filters, k_of(), guide_tags(common.root()))
+    result = reach(common.root(), filters, guide_tags(common.root()))
     rows = labelled(result, catalog_words(common.root()))[name]
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(TABLES[name][1])
     writer.writerows(rows)
-    period = f"{filters.start or 'start'}-to-{filters.end or 'now'}"
+    period = (f"{filters.start.isoformat()[:7] if filters.start else 'start'}-to-"
+              f"{filters.end.isoformat()[:7] if filters.end else 'now'}")  # fmt: skip
     return Response(
         out.getvalue(),
         mimetype="text/csv",

@@ -80,6 +80,9 @@ def open_hq(root: Path) -> sqlite_utils.Database:
     db.execute("CREATE INDEX IF NOT EXISTS guide_day_by_day ON guide_day (day)")
     db.execute("CREATE INDEX IF NOT EXISTS channel_day_by_day ON channel_day (day)")
     db.execute("CREATE TABLE IF NOT EXISTS rollup_state (k INTEGER NOT NULL)")
+    # Each unmet search term as typed, and the form needs are merged under (kiosk.hq.needs).
+    db.execute("CREATE TABLE IF NOT EXISTS unmet_terms (lang TEXT NOT NULL, term TEXT NOT NULL, "
+               "norm TEXT NOT NULL, PRIMARY KEY (lang, term))")  # fmt: skip
     # Headquarters' own word on what people looked for and did not find (kiosk.hq.needs).
     db.execute(
         "CREATE TABLE IF NOT EXISTS need_marks (lang TEXT NOT NULL, term TEXT NOT NULL, "

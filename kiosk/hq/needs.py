@@ -40,8 +40,8 @@ class Need:
     lang: str
     term: str  # the normal form
     searches: int = 0
-    kiosks: set[str] = field(default_factory=set)
-    weeks: set[str] = field(default_factory=set)
+    kiosks: int = 0  # how many kiosks it was searched at
+    weeks: int = 0  # in how many weeks
     spellings: Counter = field(default_factory=Counter)
     mark: str = ""
     guide: str = ""
@@ -54,13 +54,38 @@ class Need:
         return min(self.spellings.items(), key=lambda kv: (-kv[1], kv[0]))[0]
 
 
+def learn_terms(db) -> None:
+    """Give every unmet term not seen before its normal form (a few new terms a day)."""
+    new = db.execute(
+        "SELECT DISTINCT u.lang, u.term FROM unmet_week u LEFT JOIN unmet_terms t "
+        "ON t.lang = u.lang AND t.term = u.term WHERE t.term IS NULL"
+    ).fetchall()
+    if new:
+        with db.conn:
+            db.conn.executemany(
+                "INSERT OR IGNORE INTO unmet_terms VALUES (?, ?, ?)",
+                [(lang, term, normal(term)) for lang, term in new],
+            )
+
+
 def needs(root: Path, k: int = HQ_K, lang: str | None = None) -> list[Need]:
     """Every need that passes k at headquarters, most searched first."""
     db = open_hq(root)
     try:
+        learn_terms(db)
         rows = db.execute(
-            "SELECT device, week, lang, term, searches FROM unmet_week "
-            "WHERE searches >= ? AND (? IS NULL OR lang = ?)",
+            "SELECT u.lang, t.norm, sum(u.searches), count(DISTINCT u.device), "
+            "count(DISTINCT u.week) FROM unmet_week u JOIN unmet_terms t "
+            "ON t.lang = u.lang AND t.term = u.term "
+            "WHERE u.searches >= ? AND (? IS NULL OR u.lang = ?) AND t.norm != '' "
+            "GROUP BY u.lang, t.norm HAVING sum(u.searches) >= ?",
+            [k, lang, lang, k],
+        ).fetchall()
+        spellings = db.execute(
+            "SELECT u.lang, t.norm, u.term, sum(u.searches) FROM unmet_week u JOIN unmet_terms t "
+            "ON t.lang = u.lang AND t.term = u.term "
+            "WHERE u.searches >= ? AND (? IS NULL OR u.lang = ?) AND t.norm != '' "
+            "GROUP BY u.lang, t.norm, u.term",
             [k, lang, lang],
         ).fetchall()
         marks = {
@@ -69,22 +94,16 @@ def needs(root: Path, k: int = HQ_K, lang: str | None = None) -> list[Need]:
         }
     finally:
         db.close()
-    merged: dict[tuple[str, str], Need] = {}
-    for device, week, tag, term, searches in rows:
-        key = (tag, normal(term))
-        if not key[1]:
-            continue
-        need = merged.setdefault(key, Need(tag, key[1]))
-        need.searches += searches
-        need.kiosks.add(device)
-        need.weeks.add(week)
-        need.spellings[term.strip()] += searches
-    for key, need in merged.items():
-        if key in marks:
-            need.mark, need.guide, need.marked_by, need.marked_at = marks[key]
+    found = {}
+    for tag, norm, searches, kiosks, weeks in rows:
+        need = found[(tag, norm)] = Need(tag, norm, searches, kiosks, weeks)
+        if (tag, norm) in marks:
+            need.mark, need.guide, need.marked_by, need.marked_at = marks[(tag, norm)]
             need.guide = need.guide or ""
-    found = [n for n in merged.values() if n.searches >= k]
-    return sorted(found, key=lambda n: (-n.searches, n.lang, n.term))
+    for tag, norm, term, searches in spellings:
+        if (tag, norm) in found:
+            found[(tag, norm)].spellings[term.strip()] += searches
+    return sorted(found.values(), key=lambda n: (-n.searches, n.lang, n.term))
 
 
 def mark(root: Path, lang: str, term: str, what: str, guide: str, who: str,

@@ -366,7 +366,9 @@ def unmet(root, device: str, week: str, lang: str, term: str, searches: int) -> 
     ingest(root)
 
 
-def test_unmet_needs_merge_spellings_count_kiosks_and_weeks_and_keep_marks(root, fixture_release):
+def test_unmet_needs_merge_spellings_count_kiosks_and_weeks_and_keep_marks(
+    root, fixture_release, tmp_path
+):
     publish_versions(root, fixture_release, 10)
     unmet(root, "np-1", "2026-W45", "es", "Visa", 6)
     unmet(root, "np-2", "2026-W46", "es", "visa ", 5)
@@ -397,6 +399,15 @@ def test_unmet_needs_merge_spellings_count_kiosks_and_weeks_and_keep_marks(root,
     assert invented.status_code == 400  # only a need in the list can be marked
     log = signed_in(root, "ada").get("/audit").get_data(as_text=True)
     assert "<td>paul</td><td>mark need</td><td>es: visa → answered (passport)</td>" in log
+    # The donor report carries the needs and headquarters' word on them.
+    import subprocess
+
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(viewer.get("/reach/report.pdf").data)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout  # fmt: skip
+    assert "What people looked for and did not find" in text
+    assert "Answered by a guide" in text and "not decided yet" in text
 
 
 def test_the_donor_report_is_a_pdf_with_the_pages_own_figures(root, tmp_path):

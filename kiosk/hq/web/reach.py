@@ -111,7 +111,11 @@ def donor_report():
     tables = labelled(result, catalog_words(common.root()))
     start = filters.start.isoformat()[:7] if filters.start else "the first month"
     end = filters.end.isoformat()[:7] if filters.end else "this month"
+    from kiosk.hq.needs import MARKS, needs
+
+    unmet = [n for n in needs(common.root(), k_of()) if not filters.country][:10]
     html = render_template("hq/donor.html", result=result, tables=tables, charts=_charts(tables),
+                           needs=unmet, marks=MARKS, words=catalog_words(common.root()),
                            titles=TABLES, period=f"{start} to {end}",
                            place=filters.country or filters.device or "all countries",
                            today=dt.date.today())  # fmt: skip

@@ -132,3 +132,26 @@ def test_phones_get_a_link_to_print_or_keep_the_guide(client, fixture_release):
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     assert pdf.get_data()[:5] == b"%PDF-"
     pdf.close()
+
+
+def test_a_rebuild_reprints_only_the_leaflets_whose_content_changed(tmp_path, keypair, speaker):
+    from kiosk.releases.build import build_release
+    from tests.conftest import copy_content
+
+    content = copy_content(tmp_path / "content")
+    said: list[str] = []
+    first = build_release(content, tmp_path / "a", keypair[0], speaker, version=300,
+                          progress=said.append).out  # fmt: skip
+    en = content / "guides" / "passport" / "en.md"
+    en.write_text(en.read_text().replace("Make two copies", "Make three copies"))
+    said.clear()
+    second = build_release(content, tmp_path / "b", keypair[0], speaker, version=301,
+                           progress=said.append).out  # fmt: skip
+    assert "leaflets: 16 PDFs (2 printed, 14 from the cache)" in " ".join(said), said
+    changed = {"leaflets/passport/en-a4.pdf", "leaflets/passport/en-a5.pdf"}
+    for pdf in (first / "leaflets").rglob("*.pdf"):
+        rel = str(pdf.relative_to(first))
+        assert (pdf.read_bytes() == (second / rel).read_bytes()) == (rel not in changed), rel
+    old, new = (re.search(r"· ([0-9a-f]{8}) ·", pdf_text(r / "leaflets/passport/en-a4.pdf"))
+                for r in (first, second))  # fmt: skip
+    assert old and new and old.group(1) != new.group(1)  # the edition on paper tells them apart

@@ -182,7 +182,8 @@ def build_release(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        leaflets = {"portal_url": portal_url, "wifi_name": wifi_name, "version": version}
+        leaflets = {"portal_url": portal_url, "wifi_name": wifi_name,
+                    "cache": Path(speaker.cache) / "leaflets"}  # fmt: skip
         result = _build_into(tmp, content, speaker, workers, say, leaflets)
         write_manifest(tmp, version, now, now + dt.timedelta(days=expires_days), key)
         if out.exists():
@@ -333,8 +334,9 @@ def _build_into(root: Path, content: Content, speaker: Speaker, workers, say, le
         shutil.copyfile(content.icons[name], root / "icons" / f"{name}.svg")
 
     started = time.monotonic()
-    drawn = _draw_leaflets(root, content, guides_out, leaflets)
-    say(f"leaflets: {drawn} PDFs in {time.monotonic() - started:.1f} s")
+    drawn, printed = _draw_leaflets(root, content, guides_out, leaflets)
+    say(f"leaflets: {drawn} PDFs ({printed} printed, {drawn - printed} from the cache) in "
+        f"{time.monotonic() - started:.1f} s")  # fmt: skip
 
     catalog = {
         "format": CATALOG_FORMAT,
@@ -359,11 +361,13 @@ def _build_into(root: Path, content: Content, speaker: Speaker, workers, say, le
     return {"audio_ms": audio_ms, "tracks": len(jobs)}
 
 
-def _draw_leaflets(root: Path, content: Content, guides: list[dict], options: dict) -> int:
+def _draw_leaflets(
+    root: Path, content: Content, guides: list[dict], options: dict
+) -> tuple[int, int]:
     """Every guide in every language on paper (A4 and A5); each text learns its leaflets."""
     from kiosk.releases.leaflet import Leaflets, help_lines
 
-    def draw_all() -> int:
+    def draw_all() -> tuple[int, int]:
         drawn = 0
         with Leaflets(root, **options) as leaflets:
             for lang in content.languages:
@@ -377,7 +381,7 @@ def _draw_leaflets(root: Path, content: Content, guides: list[dict], options: di
                     written = leaflets.draw(guide, language, words, contacts)
                     guide["text"][tag]["leaflets"] = written
                     drawn += len(written)
-        return drawn
+        return drawn, leaflets.printed
 
     # In a thread of its own: Playwright's browser cannot start in a thread that already runs
     # an event loop (a caller's own browser, or an async program building a release).

@@ -7,11 +7,18 @@ same pages well but wrote Devanagari back out wrong: pdftotext read "यो म�
 "यो मार्गदर्शन" and "प्र त लि पि" for "प्रतिलिपि". Each leaflet has the guide's sections, the
 help lines that speak its language, and a QR code to the same guide, with its audio, on the
 kiosk's Wi-Fi. About 35 ms a leaflet once the browser runs.
+
+Leaflets are kept in the build's cache (next to the speech), named by a hash of the page they
+are printed from: a rebuild whose guide, words, help lines and QR code are unchanged takes the
+same PDF without starting the browser. The footer's "edition" is the start of that hash, so a
+leaflet on paper can be matched to the one on the kiosk, and it changes only when the
+leaflet's content does.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 from pathlib import Path
 
@@ -20,6 +27,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from kiosk.errors import KioskError
+from kiosk.files import write_atomic
 from kiosk.library import contact_in, contact_order
 
 PAPERS = ("a4", "a5")
@@ -62,21 +70,34 @@ def help_lines(contacts: list[dict], lang: str, reference: str) -> list[dict]:
     return sorted(lines, key=contact_order)
 
 
+CACHE_FORMAT = "leaflet 1"  # change it when the printing changes in a way the page does not show
+EDITION = "@@edition@@"
+
+
 class Leaflets:
     """Draws guides' leaflets into a release folder being built; use it as a context manager
-    (one browser for all of them)."""
+    (one browser for all of them, started only when a leaflet is not in the cache)."""
 
-    def __init__(self, root: Path, *, portal_url: str, wifi_name: str, version: int) -> None:
+    def __init__(
+        self, root: Path, *, portal_url: str, wifi_name: str, cache: Path | None = None
+    ) -> None:
         self.root = root
         self.portal_url = portal_url.rstrip("/")
         self.wifi_name = wifi_name
-        self.version = version
+        self.cache = cache
+        self.printed = 0  # leaflets printed by the browser (the rest came from the cache)
+        self._page = None
         env = Environment(
             loader=PackageLoader("kiosk.releases", "."), autoescape=select_autoescape(["html"])
         )
         self.template = env.get_template("leaflet.html")
 
     def __enter__(self) -> Leaflets:
+        return self
+
+    def _browser_page(self):
+        if self._page is not None:
+            return self._page
         try:
             from playwright.sync_api import sync_playwright
         except ImportError:  # headquarters' machines have it; kiosks never build releases
@@ -91,11 +112,28 @@ class Leaflets:
             self._playwright.stop()
             raise
         self._page = self._browser.new_page()
-        return self
+        return self._page
 
     def __exit__(self, *exc) -> None:
-        self._browser.close()
-        self._playwright.stop()
+        if self._page is not None:
+            self._browser.close()
+            self._playwright.stop()
+
+    def _pdf(self, html: str) -> bytes:
+        """The leaflet printed from ``html`` (with its edition filled in), from the cache if
+        it was printed before."""
+        key = hashlib.sha256(f"{CACHE_FORMAT}\n{html}".encode()).hexdigest()
+        cached = self.cache / f"{key}.pdf" if self.cache else None
+        if cached is not None and cached.is_file():
+            return cached.read_bytes()
+        page = self._browser_page()
+        page.set_content(html.replace(EDITION, key[:8]))  # every picture is inline
+        pdf = _undated(page.pdf(prefer_css_page_size=True, print_background=True))
+        self.printed += 1
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(cached, pdf)
+        return pdf
 
     def draw(self, guide: dict, lang: dict, words: dict, contacts: list[dict]) -> dict[str, str]:
         """Write leaflets/<guide>/<lang>-a4.pdf and -a5.pdf; return {paper: release path}."""
@@ -115,13 +153,11 @@ class Leaflets:
                 qr=_qr_data_uri(url),
                 url=url,
                 wifi_name=self.wifi_name,
-                version=self.version,
+                edition=EDITION,
             )
             rel = f"leaflets/{guide['id']}/{lang['tag']}-{paper}.pdf"
             target = self.root / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            self._page.set_content(html)  # every picture is inline: nothing is fetched
-            pdf = self._page.pdf(prefer_css_page_size=True, print_background=True)
-            target.write_bytes(_undated(pdf))
+            target.write_bytes(self._pdf(html))
             written[paper] = rel
         return written

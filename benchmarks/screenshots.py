@@ -111,6 +111,9 @@ def main(base: str, out: Path, only: str = "") -> None:
                 page.click("form.admin-form button")
             page.set_viewport_size({"width": 800, "height": 1600})
             page.screenshot(path=str(out / "screen-admin-dashboard.png"))
+            page.set_viewport_size({"width": 800, "height": 480})
+            page.goto(base.rstrip("/") + "/admin/leaflets")
+            page.screenshot(path=str(out / "screen-admin-leaflets.png"))
             page.close()
         browser.close()
 

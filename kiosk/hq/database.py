@@ -80,6 +80,18 @@ def open_hq(root: Path) -> sqlite_utils.Database:
     db.execute("CREATE INDEX IF NOT EXISTS guide_day_by_day ON guide_day (day)")
     db.execute("CREATE INDEX IF NOT EXISTS channel_day_by_day ON channel_day (day)")
     db.execute("CREATE TABLE IF NOT EXISTS rollup_state (k INTEGER NOT NULL)")
+    # When each kiosk's figures last came on a USB stick (the fleet page reads it, not a scan
+    # of every heartbeat); filled from the heartbeats once, when the table is new.
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'stick_seen'").fetchone():
+        db.execute("CREATE TABLE stick_seen (device TEXT PRIMARY KEY, received TEXT NOT NULL)")
+        db.execute("INSERT INTO stick_seen SELECT device, max(received) FROM heartbeat_day "
+                   "WHERE via = 'stick' GROUP BY device")  # fmt: skip
+    # Needs as the page shows them, summed by ingest (kiosk.hq.needs.roll_up_needs).
+    db.execute("CREATE TABLE IF NOT EXISTS needs_rollup (lang TEXT NOT NULL, "
+               "norm TEXT NOT NULL, searches INTEGER NOT NULL, kiosks INTEGER NOT NULL, "
+               "weeks INTEGER NOT NULL)")  # fmt: skip
+    db.execute("CREATE TABLE IF NOT EXISTS needs_spellings (lang TEXT NOT NULL, "
+               "norm TEXT NOT NULL, term TEXT NOT NULL, searches INTEGER NOT NULL)")  # fmt: skip
     # Each unmet search term as typed, and the form needs are merged under (kiosk.hq.needs).
     db.execute("CREATE TABLE IF NOT EXISTS unmet_terms (lang TEXT NOT NULL, term TEXT NOT NULL, "
                "norm TEXT NOT NULL, PRIMARY KEY (lang, term))")  # fmt: skip

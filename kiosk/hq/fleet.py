@@ -112,9 +112,7 @@ def fleet(root: Path, now: dt.datetime | None = None) -> list[KioskState]:
         for name, beat, received in db.execute("SELECT device, heartbeat, received FROM devices"):
             state = known.setdefault(name, KioskState(name))
             _read_heartbeat(state, beat, received, versions)
-        for name, last in db.execute(
-            "SELECT device, max(received) FROM heartbeat_day WHERE via = 'stick' GROUP BY device"
-        ):
+        for name, last in db.execute("SELECT device, received FROM stick_seen"):
             if name in known:
                 known[name].last_stick = _when(last)
     finally:

@@ -37,6 +37,7 @@ from kiosk.errors import KioskError
 from kiosk.files import write_atomic
 from kiosk.formats.snapshot import MAX_BYTES, NAME, TABLES, Malformed, read_snapshot, seq_of
 from kiosk.hq.database import open_hq
+from kiosk.hq.needs import roll_up_needs
 from kiosk.hq.root import DEVICE_NAME
 from kiosk.hq.totals import rollup
 
@@ -159,6 +160,7 @@ def ingest(root: Path, inbox: Path | None = None, now: dt.datetime | None = None
                 os.close(folder)
         if report["_months"]:
             rollup(db, report["_months"])  # the months whose figures changed, summed again
+            roll_up_needs(db)
     finally:
         db.close()
         os.close(inbox_fd)
@@ -288,4 +290,10 @@ def _heartbeat(root: Path, db, device: str, folder: int, report: dict) -> int:
             "heartbeat = excluded.heartbeat, received = excluded.received, via = excluded.via",
             [device, day, beat, received, report["_via"]],
         )
+        if report["_via"] == "stick":
+            db.execute(
+                "INSERT INTO stick_seen VALUES (?, ?) ON CONFLICT DO UPDATE SET "
+                "received = max(received, excluded.received)",
+                [device, received],
+            )
     return 1

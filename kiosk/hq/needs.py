@@ -68,25 +68,45 @@ def learn_terms(db) -> None:
             )
 
 
+def roll_up_needs(db, k: int = HQ_K) -> None:
+    """Merge every unmet row of at least ``k`` under its term's normal form, for the page.
+
+    Ingest calls it after taking in snapshots: the page then reads a few thousand rows, not
+    every kiosk's every week.
+    """
+    learn_terms(db)
+    joined = (
+        "FROM unmet_week u JOIN unmet_terms t ON t.lang = u.lang AND t.term = u.term "
+        "WHERE u.searches >= ? AND t.norm != ''"
+    )
+    with db.conn:
+        db.execute("DELETE FROM needs_rollup")
+        db.execute("DELETE FROM needs_spellings")
+        db.execute(
+            "INSERT INTO needs_rollup SELECT u.lang, t.norm, sum(u.searches), "
+            f"count(DISTINCT u.device), count(DISTINCT u.week) {joined} "
+            "GROUP BY u.lang, t.norm HAVING sum(u.searches) >= ?",
+            [k, k],
+        )
+        db.execute(
+            "INSERT INTO needs_spellings SELECT u.lang, t.norm, trim(u.term), "
+            f"sum(u.searches) {joined} GROUP BY u.lang, t.norm, trim(u.term)",
+            [k],
+        )
+
+
 def needs(root: Path, k: int = HQ_K, lang: str | None = None) -> list[Need]:
-    """Every need that passes k at headquarters, most searched first."""
+    """Every need that passes k at headquarters, most searched first (as ingest merged them)."""
     db = open_hq(root)
     try:
-        learn_terms(db)
         rows = db.execute(
-            "SELECT u.lang, t.norm, sum(u.searches), count(DISTINCT u.device), "
-            "count(DISTINCT u.week) FROM unmet_week u JOIN unmet_terms t "
-            "ON t.lang = u.lang AND t.term = u.term "
-            "WHERE u.searches >= ? AND (? IS NULL OR u.lang = ?) AND t.norm != '' "
-            "GROUP BY u.lang, t.norm HAVING sum(u.searches) >= ?",
-            [k, lang, lang, k],
+            "SELECT lang, norm, searches, kiosks, weeks FROM needs_rollup "
+            "WHERE searches >= ? AND (? IS NULL OR lang = ?)",
+            [k, lang, lang],
         ).fetchall()
         spellings = db.execute(
-            "SELECT u.lang, t.norm, u.term, sum(u.searches) FROM unmet_week u JOIN unmet_terms t "
-            "ON t.lang = u.lang AND t.term = u.term "
-            "WHERE u.searches >= ? AND (? IS NULL OR u.lang = ?) AND t.norm != '' "
-            "GROUP BY u.lang, t.norm, u.term",
-            [k, lang, lang],
+            "SELECT lang, norm, term, searches FROM needs_spellings WHERE (? IS NULL OR lang = ?)",
+            [lang, lang],
         ).fetchall()
         marks = {
             (r[0], r[1]): r[2:]
@@ -102,7 +122,7 @@ def needs(root: Path, k: int = HQ_K, lang: str | None = None) -> list[Need]:
             need.guide = need.guide or ""
     for tag, norm, term, searches in spellings:
         if (tag, norm) in found:
-            found[(tag, norm)].spellings[term.strip()] += searches
+            found[(tag, norm)].spellings[term] += searches
     return sorted(found.values(), key=lambda n: (-n.searches, n.lang, n.term))
 
 

@@ -10,6 +10,8 @@ from kiosk.hq.report import catalog_words
 from kiosk.hq.web import common
 from kiosk.hq.web.reach import k_of
 
+MOST = 200  # the most searched; the rest wait behind them
+
 
 def needs_page(message: str = "", status: int = 200):
     words = catalog_words(common.root())
@@ -17,10 +19,12 @@ def needs_page(message: str = "", status: int = 200):
     langs = sorted({n.lang for n in everyone})
     lang = request.args.get("lang", "")
     shown = [n for n in everyone if not lang or n.lang == lang]
+    more = max(0, len(shown) - MOST)
+    shown = shown[:MOST]
     return common.page("hq/needs.html", status=status, needs=shown, langs=langs,
                        lang=lang if lang in langs else "", marks=fleet_needs.MARKS,
                        guides=words["guides"], names=words["languages"], k=k_of(),
-                       message=message)  # fmt: skip
+                       message=message, more=more)  # fmt: skip
 
 
 @common.hq.get("/needs")

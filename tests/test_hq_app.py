@@ -241,7 +241,7 @@ def test_the_fleet_page_filters_by_country_and_status_and_sorts(root, fixture_re
     assert "1 need action now" in page and "2 well" in page
     page = client.get("/fleet?country=NP").get_data(as_text=True)
     assert re.findall(r'<a href="/kiosk/([\w-]+)">', page) == ["np-2", "np-1"]
-    assert "2 of 3 kiosks in NP" in page
+    assert "2 of 3 kiosks in Nepal" in page  # the country in words, from the catalog
     page = client.get("/fleet?country=NP&colour=green").get_data(as_text=True)
     assert re.findall(r'<a href="/kiosk/([\w-]+)">', page) == ["np-1"]
     page = client.get("/fleet?sort=name").get_data(as_text=True)

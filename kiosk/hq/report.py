@@ -25,8 +25,9 @@ def guide_tags(root: Path) -> dict[str, dict[str, list[str]]]:
 
 
 def catalog_words(root: Path) -> dict[str, dict[str, str]]:
-    """Guides' titles (in the reference language) and languages' own names, for labels."""
-    words: dict[str, dict[str, str]] = {"guides": {}, "languages": {}}
+    """Guides' titles and countries' names (in the reference language), and languages' own
+    names, for labels in words."""
+    words: dict[str, dict[str, str]] = {"guides": {}, "languages": {}, "countries": {}}
     for latest in sorted((root / "releases").glob("*/LATEST")):
         try:
             folder = latest.parent / latest.read_text().strip()
@@ -37,6 +38,9 @@ def catalog_words(root: Path) -> dict[str, dict[str, str]]:
                 words["guides"][guide["id"]] = text["title"]
             for lang in catalog.get("languages", []):
                 words["languages"][lang["tag"]] = lang["name"]
+            for key, name in catalog.get("ui", {}).get(reference, {}).items():
+                if key.startswith("country."):
+                    words["countries"][key.removeprefix("country.")] = name
         except (OSError, ValueError, KeyError, TypeError, StopIteration, AttributeError):
             continue
     return words

@@ -6,6 +6,7 @@ from flask import abort, request
 
 from kiosk.hq import fleet as fleet_state
 from kiosk.hq.charts import line_chart
+from kiosk.hq.report import catalog_words
 from kiosk.hq.root import DEVICE_NAME
 from kiosk.hq.web import common
 
@@ -57,6 +58,7 @@ def fleet():
         sort=sort if sort in SORTS else "status",
         sorts=list(SORTS),
         newest=versions[-1] if versions else None,  # on the default channel
+        country_names=catalog_words(common.root())["countries"],
     )
 
 
@@ -75,6 +77,7 @@ def kiosk(name: str):
     return common.page(
         "hq/kiosk.html",
         k=state,
+        country_names=catalog_words(common.root())["countries"],
         days=days,
         installed=fleet_state.releases_installed(days),
         disk_chart=line_chart(

@@ -58,7 +58,8 @@ def chosen() -> tuple[Filters, dict]:
         device=device if DEVICE_NAME.fullmatch(device) and device in names else None,
         country=country if country in countries else None,
     )
-    return filters, {"kiosks": sorted(names), "countries": countries}
+    named = catalog_words(common.root())["countries"]
+    return filters, {"kiosks": sorted(names), "countries": countries, "country_names": named}
 
 
 def labelled(result, words: dict) -> dict[str, list[tuple]]:
@@ -117,7 +118,8 @@ def donor_report():
     html = render_template("hq/donor.html", result=result, tables=tables, charts=_charts(tables),
                            needs=unmet, marks=MARKS, words=catalog_words(common.root()),
                            titles=TABLES, period=f"{start} to {end}",
-                           place=filters.country or filters.device or "all countries",
+                           place=(catalog_words(common.root())["countries"].get(filters.country)
+                                  or filters.country or filters.device or "all countries"),
                            today=dt.date.today())  # fmt: skip
     try:
         pdf = pdf_of(html)

@@ -41,5 +41,8 @@ SAFETY_UI_KEYS = (
 
 # A help line not checked for this long is flagged to visitors and warned about at build time.
 STALE_AFTER_DAYS = 365
+# Headquarters' own k: it leaves out every count kiosks sent below this before adding any up
+# (kiosk.hq.totals), whatever k each kiosk's librarian chose (2 or more).
+HQ_K = 5
 # The addresses of the device itself: the touchscreen's window, the librarian on the screen.
 LOOPBACK = frozenset({"127.0.0.1", "::1"})

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from kiosk.errors import KioskError
 from kiosk.hq.database import open_hq
-from kiosk.hq.totals import HQ_K
+from kiosk.vocabulary import HQ_K
 from kiosk.words import fold, spans
 
 MARKS = {

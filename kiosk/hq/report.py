@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from kiosk.hq.database import open_hq
+from kiosk.vocabulary import HQ_K
 
 
 def guide_tags(root: Path) -> dict[str, dict[str, list[str]]]:
@@ -47,7 +48,8 @@ def catalog_words(root: Path) -> dict[str, dict[str, str]]:
 
 
 def reach(root: Path) -> dict:
-    """Headquarters' totals, summed from the cells kiosks sent (suppressed cells count 0).
+    """Headquarters' totals, summed from the cells kiosks sent of at least headquarters' k
+    (kiosk.vocabulary.HQ_K), as every page of headquarters' app counts them.
 
     Views are also added up along the journey steps and resilience dimensions each guide is
     tagged with, the words headquarters reports to donors in; a guide tagged with two steps
@@ -56,12 +58,13 @@ def reach(root: Path) -> dict:
     db = open_hq(root)
     try:
 
-        def rows(sql: str) -> list:
-            return db.execute(sql).fetchall()
+        def rows(sql: str, *args) -> list:
+            return db.execute(sql, args).fetchall()
 
         views = rows(
-            "SELECT guide, lang, sum(coalesce(views, 0)) FROM guide_day "
-            "GROUP BY guide, lang ORDER BY 3 DESC"
+            "SELECT guide, lang, sum(views) FROM guide_day WHERE views >= ? "
+            "GROUP BY guide, lang ORDER BY 3 DESC",
+            HQ_K,
         )
         tags = guide_tags(root)
         by_step: dict[str, int] = {}
@@ -73,7 +76,8 @@ def reach(root: Path) -> dict:
                 by_dimension[dimension] = by_dimension.get(dimension, 0) + n
         return {
             "visits": rows(
-                "SELECT device, sum(coalesce(visits, 0)) FROM channel_day GROUP BY device"
+                "SELECT device, sum(visits) FROM channel_day WHERE visits >= ? GROUP BY device",
+                HQ_K,
             ),
             "views": views,
             "steps": by_step,

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from kiosk.hq.database import open_hq
 from kiosk.hq.report import guide_tags
+from kiosk.vocabulary import HQ_K
 
-HQ_K = 5
 STEP_WORDS = {
     "origin": "First steps at origin",
     "transit": "Crossing borders",

@@ -57,8 +57,9 @@ def test_round_trip_publish_pull_count_push_ingest(tmp_path, hq, keypair):
     report = run_kiosk("hq", "report", "--root", str(root)).stdout
     assert "views   passport         ne     7" in report
     assert "step      origin         7 views" in report  # passport is tagged origin, transit
-    assert "step      arrival        3 views" in report  # help-abroad: arrival
-    assert "dimension regulatory     10 views" in report
+    # help-abroad's 3 views in Arabic are below headquarters' k (5): left out, as on every page
+    assert "step      arrival        0 views" in report
+    assert "dimension regulatory     7 views" in report
 
 
 def test_a_newer_release_is_installed_and_only_changes_travel(tmp_path, hq, keypair, speech_cache):

@@ -19,6 +19,7 @@ from kiosk.hq.report import catalog_words, guide_tags
 from kiosk.hq.root import DEVICE_NAME
 from kiosk.hq.totals import Filters, reach
 from kiosk.hq.web import common
+from kiosk.vocabulary import HQ_K
 
 TABLES = {  # name → (title, column headings)
     "by_month": ("By month", ("Month", "Visits", "Guide views")),
@@ -71,7 +72,7 @@ def labelled(result, words: dict) -> dict[str, list[tuple]]:
 
 
 def k_of() -> int:
-    return current_app.config.get("HQ_K", 5)
+    return current_app.config.get("HQ_K", HQ_K)
 
 
 @common.hq.get("/reach")

@@ -87,9 +87,18 @@ def start_sync(env: dict, *args: str) -> subprocess.Popen:
 
 
 def kill_session(proc: subprocess.Popen) -> None:
+    """A power cut: the sync and everything below it die at once. rsync runs in a process
+    group of its own (kiosk.sync.watch), so each descendant is killed by its pid too, and the
+    cut is over only when none is left to write another file."""
+    below = descendants(proc.pid)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
+    for pid in below:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     proc.communicate(timeout=60)
+    gone = lambda: not any(Path(f"/proc/{pid}").exists() for pid in below)  # noqa: E731
+    wait_for("the cut sync's processes to end", gone, timeout=30)
 
 
 def wait_for(what: str, check, timeout: float = 60):

@@ -42,6 +42,21 @@ def send(root, device: str, data: dict, inbox=None) -> dict:
     return ingest(root, inbox)
 
 
+def send_day(root, device: str, day: str, views: int, visits: int | None = None, *,
+             lang: str = "ne", visit_channel: str = "phone") -> None:  # fmt: skip
+    """A kiosk's day as its snapshot (written at its own k of 2) in its inbox: one guide cell
+    of ``views`` and one channel cell of ``visits`` (the views, unless given)."""
+    from kiosk.usage import snapshot, write_snapshot
+
+    visits = views if visits is None else visits
+    counts = {"guide_day": [{"day": day, "guide": "passport", "lang": lang, "channel": "phone",
+                             "views": views, "listens_started": 0, "listens_finished": 0,
+                             "helpful_yes": 0, "helpful_no": 0}],
+              "channel_day": [{"day": day, "channel": visit_channel, "visits": visits,
+                               "pages": views}]}  # fmt: skip
+    write_snapshot(root / "inbox" / device, snapshot(counts, day, device, 2))
+
+
 def publish_versions(root, fixture_release, *versions: int, candidates=()) -> None:
     """Published releases as headquarters' root holds them (the fixture, signed, linked),
     LATEST naming the highest; ``candidates`` are built above it, not published."""
@@ -302,18 +317,12 @@ def test_the_reach_page_and_its_csv_show_the_same_exact_figures(root, tmp_path):
     import io
 
     from kiosk.hq.totals import Filters, reach
-    from kiosk.usage import snapshot, write_snapshot
 
     add_device(root, "np-1", country="NP")
     add_device(root, "mx-1", country="MX")
     for device, day, views in (("np-1", "2026-11-02", 9), ("np-1", "2026-12-01", 6),
                                ("mx-1", "2026-11-02", 4), ("mx-1", "2026-12-03", 12)):  # fmt: skip
-        counts = {"guide_day": [{"day": day, "guide": "passport", "lang": "es", "channel": "phone",
-                                 "views": views, "listens_started": 0, "listens_finished": 0,
-                                 "helpful_yes": 0, "helpful_no": 0}],
-                  "channel_day": [{"day": day, "channel": "screen", "visits": views,
-                                   "pages": views}]}  # fmt: skip
-        write_snapshot(root / "inbox" / device, snapshot(counts, day, device, 2))
+        send_day(root, device, day, views, lang="es", visit_channel="screen")
     ingest(root)
     client = signed_in(root, "vera")
     page = client.get("/reach").get_data(as_text=True)
@@ -413,18 +422,11 @@ def test_unmet_needs_merge_spellings_count_kiosks_and_weeks_and_keep_marks(
 def test_the_donor_report_is_a_pdf_with_the_pages_own_figures(root, tmp_path):
     import subprocess
 
-    from kiosk.usage import snapshot, write_snapshot
-
     add_device(root, "np-1", country="NP")
     add_device(root, "mx-1", country="MX")
     for device, day, views in (("np-1", "2026-11-02", 1234), ("np-1", "2026-11-09", 3),
                                ("mx-1", "2026-11-02", 77)):  # fmt: skip
-        counts = {"guide_day": [{"day": day, "guide": "passport", "lang": "ne", "channel": "phone",
-                                 "views": views, "listens_started": 0, "listens_finished": 0,
-                                 "helpful_yes": 0, "helpful_no": 0}],
-                  "channel_day": [{"day": day, "channel": "phone", "visits": views,
-                                   "pages": views}]}  # fmt: skip
-        write_snapshot(root / "inbox" / device, snapshot(counts, day, device, 2))
+        send_day(root, device, day, views)
     ingest(root)
     client = signed_in(root, "vera")
     answer = client.get("/reach/report.pdf?country=NP&from=2026-11-01&to=2026-11-30")

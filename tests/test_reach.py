@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from kiosk.hq import add_device, ingest
 from kiosk.hq.database import open_hq
 from kiosk.hq.totals import Filters, reach
-from kiosk.usage import snapshot, write_snapshot
+from tests.test_hq_app import send_day
 
 DEVICES = ("np-1", "np-2", "mx-1")
 COUNTRY = {"np-1": "NP", "np-2": "NP", "mx-1": "MX"}
@@ -39,6 +39,18 @@ filters = st.builds(
     end=st.none() | st.sampled_from(DAYS),
     device=st.none() | st.sampled_from(DEVICES),
     country=st.none() | st.sampled_from(("NP", "MX")),
+)
+
+
+# Every property runs on the same kind of fleet: cells of views and visits, a k, a filter.
+examples = settings(max_examples=150, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+cells = given(
+    views=st.dictionaries(view_keys, counts, max_size=40),
+    visits=st.dictionaries(visit_keys, counts, max_size=20),
+    k=st.integers(2, 8),
+    f=filters,
+    data=st.data(),
 )
 
 
@@ -88,15 +100,8 @@ def narrower(f: Filters, draw) -> Filters:
     return Filters(f.start, draw(st.sampled_from(earlier)), f.device, f.country)
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
-@given(
-    views=st.dictionaries(view_keys, counts, max_size=40),
-    visits=st.dictionaries(visit_keys, counts, max_size=20),
-    k=st.integers(2, 8),
-    f=filters,
-    data=st.data(),
-)
+@examples
+@cells
 def test_no_figure_depends_on_a_cell_below_k(db, views, visits, k, f, data):
     """Change every small cell to any other small value, or drop it: nothing shown changes."""
     store(db, views, visits)
@@ -110,15 +115,8 @@ def test_no_figure_depends_on_a_cell_below_k(db, views, visits, k, f, data):
     assert all(n == 0 or n >= k for n in before.figures())
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
-@given(
-    views=st.dictionaries(view_keys, counts, max_size=40),
-    visits=st.dictionaries(visit_keys, counts, max_size=20),
-    k=st.integers(2, 8),
-    f=filters,
-    data=st.data(),
-)
+@examples
+@cells
 def test_the_difference_of_a_filter_and_a_narrower_one_is_zero_or_at_least_k(
     db, views, visits, k, f, data
 ):
@@ -158,14 +156,7 @@ def test_kiosks_snapshots_round_trip_through_ingest_to_exact_reach(tmp_path):
     sent = {"np-1": {"2026-11-02": 11, "2026-12-03": 6}, "mx-1": {"2026-12-03": 8}}
     for device, days in sent.items():
         for day, views in days.items():
-            counts = {
-                "guide_day": [{"day": day, "guide": "passport", "lang": "ne", "channel": "phone",
-                               "views": views, "listens_started": 0, "listens_finished": 0,
-                               "helpful_yes": 0, "helpful_no": 0}],
-                "channel_day": [{"day": day, "channel": "phone", "visits": views - 1,
-                                 "pages": views}],
-            }  # fmt: skip
-            write_snapshot(root / "inbox" / device, snapshot(counts, day, device, 2))
+            send_day(root, device, day, views, visits=views - 1)
     assert ingest(root)["ingested"] == 3
     r = reach(root, tags=TAGS)
     assert (r.views, r.visits) == (25, 22)

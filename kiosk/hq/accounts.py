@@ -19,8 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import time
-from collections.abc import Callable
 
 from kiosk.admin import HASHER, MIN_PASSWORD, THROTTLE_SCHEMA, Auth
 from kiosk.errors import KioskError
@@ -44,9 +42,6 @@ def may(role: str | None, needed: str) -> bool:
 class Accounts(Auth):
     schema = SCHEMA
     db_name = "staff.db"
-
-    def __init__(self, root: str | os.PathLike[str], clock: Callable[[], float] = time.time):
-        super().__init__(root, clock)
 
     def _connect(self):
         fresh = not self.db_path.exists()
@@ -118,37 +113,28 @@ class Accounts(Auth):
         finally:
             conn.close()
 
-    def role_of(self, name: str) -> str | None:
+    def _rows(self, sql: str, args: list | tuple = ()) -> list[tuple]:
         conn = self._connect()
         try:
-            row = conn.execute("SELECT role FROM accounts WHERE name = ?", [name]).fetchone()
+            return conn.execute(sql, args).fetchall()
         finally:
             conn.close()
-        return row[0] if row else None
+
+    def role_of(self, name: str) -> str | None:
+        rows = self._rows("SELECT role FROM accounts WHERE name = ?", [name])
+        return rows[0][0] if rows else None
 
     def accounts(self) -> list[dict]:
-        conn = self._connect()
-        try:
-            rows = conn.execute("SELECT name, role, created FROM accounts ORDER BY name")
-            return [dict(zip(("name", "role", "created"), r, strict=True)) for r in rows]
-        finally:
-            conn.close()
+        rows = self._rows("SELECT name, role, created FROM accounts ORDER BY name")
+        return [dict(zip(("name", "role", "created"), r, strict=True)) for r in rows]
 
     def has_password(self) -> bool:
         """Whether anybody can sign in at all (the page says how to make the first account)."""
-        conn = self._connect()
-        try:
-            return conn.execute("SELECT 1 FROM accounts LIMIT 1").fetchone() is not None
-        finally:
-            conn.close()
+        return bool(self._rows("SELECT 1 FROM accounts LIMIT 1"))
 
     def stored_hash(self, user: str) -> str | None:
-        conn = self._connect()
-        try:
-            row = conn.execute("SELECT hash FROM accounts WHERE name = ?", [user]).fetchone()
-        finally:
-            conn.close()
-        return row[0] if row else None
+        rows = self._rows("SELECT hash FROM accounts WHERE name = ?", [user])
+        return rows[0][0] if rows else None
 
     def sign_in(self, name: str, password: str) -> str | None:
         """The account's role when the name and password are right, else None.
@@ -181,14 +167,10 @@ class Accounts(Auth):
             conn.close()
 
     def audit(self, limit: int = 200) -> list[dict]:
-        conn = self._connect()
-        try:
-            rows = conn.execute(
-                "SELECT at, who, action, detail FROM audit ORDER BY id DESC LIMIT ?", [limit]
-            )
-            return [dict(zip(("at", "who", "action", "detail"), r, strict=True)) for r in rows]
-        finally:
-            conn.close()
+        rows = self._rows(
+            "SELECT at, who, action, detail FROM audit ORDER BY id DESC LIMIT ?", [limit]
+        )
+        return [dict(zip(("at", "who", "action", "detail"), r, strict=True)) for r in rows]
 
 
 def _now() -> str:

@@ -103,15 +103,9 @@ def fleet(root: Path, now: dt.datetime | None = None) -> list[KioskState]:
     versions = published(root)
     db = open_hq(root)
     try:
-        known = {
-            row[0]: KioskState(row[0], row[1] or "", row[2] or "")
-            for row in db.execute("SELECT device, country, place FROM kiosks")
-        }
-        for name in (p.name for p in (root / "devices").glob("*") if p.is_dir()):
-            known.setdefault(name, KioskState(name))
+        known = _known(db, root)
         for name, beat, received in db.execute("SELECT device, heartbeat, received FROM devices"):
-            state = known.setdefault(name, KioskState(name))
-            _read_heartbeat(state, beat, received, versions)
+            _read_heartbeat(known[name], beat, received, versions)
         for name, last in db.execute("SELECT device, received FROM stick_seen"):
             if name in known:
                 known[name].last_stick = _when(last)
@@ -120,6 +114,29 @@ def fleet(root: Path, now: dt.datetime | None = None) -> list[KioskState]:
     for state in known.values():
         _judge(state, now)
     return sorted(known.values(), key=lambda s: (COLOURS.index(s.colour), s.name))
+
+
+def _known(db, root: Path) -> dict[str, KioskState]:
+    """Every kiosk headquarters knows: added (with its country and place), with keys made,
+    or heard from."""
+    known = {
+        row[0]: KioskState(row[0], row[1] or "", row[2] or "")
+        for row in db.execute("SELECT device, country, place FROM kiosks")
+    }
+    for name in (p.name for p in (root / "devices").glob("*") if p.is_dir()):
+        known.setdefault(name, KioskState(name))
+    for (name,) in db.execute("SELECT device FROM devices"):
+        known.setdefault(name, KioskState(name))
+    return known
+
+
+def kiosks(root: Path) -> dict[str, str]:
+    """Each known kiosk's country ("" when none was given), without reading heartbeats."""
+    db = open_hq(root)
+    try:
+        return {name: state.country for name, state in _known(db, root).items()}
+    finally:
+        db.close()
 
 
 def _read_heartbeat(state: KioskState, beat: str, received: str, versions: dict) -> None:

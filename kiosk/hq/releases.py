@@ -142,7 +142,7 @@ class Previews:
                     os.symlink(folder.resolve(), link)
                 settings = load_settings(environ={}, data_dir=str(data))
                 library = Library(data, self.trusted)
-                usage = _NotCounted(data / "usage.db", start=False)
+                usage = _NotCounted(data / "usage.db")
                 self._apps[key] = create_app(settings, library=library, usage=usage)
             return self._apps[key]
 
@@ -150,7 +150,7 @@ class Previews:
 class _NotCounted:
     """Usage counting that counts nothing: a preview is not a visit."""
 
-    def __init__(self, path: Path, start: bool = False) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
         self.k = 5
 

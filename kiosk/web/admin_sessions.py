@@ -9,12 +9,14 @@ out. A session belongs to the channel (screen or hotspot) it was made on.
 
 from __future__ import annotations
 
+import hmac
 import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 MAX_WAITING = 256  # sign-in pages opened: about 200 KB at most, however many requests come
 MAX_SIGNED_IN = 8  # one librarian, a few browsers; the oldest goes first
@@ -98,3 +100,12 @@ class Sessions:
     def __len__(self) -> int:
         with self._lock:
             return len(self._signed_in) + len(self._waiting)
+
+
+def post_allowed(session: AdminSession | None, form_token: str, origin: str | None, host: str):
+    """Whether a POST may go on: it carries its session's CSRF token and, when the browser
+    says where it comes from (Origin), it comes from this same host. The librarian's page
+    and headquarters' app both ask this before any form is acted on."""
+    if origin is not None and urlsplit(origin).netloc != host:
+        return False
+    return session is not None and hmac.compare_digest(form_token.encode(), session.csrf.encode())

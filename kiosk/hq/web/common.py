@@ -10,8 +10,6 @@ without one, the sign-in page; with too small a role, 403 and a sentence saying 
 from __future__ import annotations
 
 import functools
-import hmac
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -26,7 +24,7 @@ from flask import (
 )
 
 from kiosk.hq.accounts import ROLES, Accounts, may
-from kiosk.web.admin_sessions import Sessions
+from kiosk.web.admin_sessions import Sessions, post_allowed
 
 COOKIE = "hq"
 CHANNEL = "staff"
@@ -55,13 +53,10 @@ def guard():
         if not g.staff.role:
             sessions().end(g.staff.token)
             g.staff = None
-    if request.method == "POST":
-        origin = request.headers.get("Origin")
-        if origin is not None and urlsplit(origin).netloc != request.host:
-            abort(403)
-        sent = request.form.get("csrf", "")
-        if g.staff is None or not hmac.compare_digest(sent.encode(), g.staff.csrf.encode()):
-            abort(403)
+    if request.method == "POST" and not post_allowed(
+        g.staff, request.form.get("csrf", ""), request.headers.get("Origin"), request.host
+    ):
+        abort(403)
 
 
 @hq.after_request

@@ -8,14 +8,14 @@ from kiosk.errors import KioskError
 from kiosk.hq import needs as fleet_needs
 from kiosk.hq.report import catalog_words
 from kiosk.hq.web import common
-from kiosk.hq.web.reach import k_of
+from kiosk.vocabulary import HQ_K
 
 MOST = 200  # the most searched; the rest wait behind them
 
 
 def needs_page(message: str = "", status: int = 200):
     words = catalog_words(common.root())
-    everyone = fleet_needs.needs(common.root(), k_of())
+    everyone = fleet_needs.needs(common.root(), HQ_K)
     langs = sorted({n.lang for n in everyone})
     lang = request.args.get("lang", "")
     shown = [n for n in everyone if not lang or n.lang == lang]
@@ -23,7 +23,7 @@ def needs_page(message: str = "", status: int = 200):
     shown = shown[:MOST]
     return common.page("hq/needs.html", status=status, needs=shown, langs=langs,
                        lang=lang if lang in langs else "", marks=fleet_needs.MARKS,
-                       guides=words["guides"], names=words["languages"], k=k_of(),
+                       guides=words["guides"], names=words["languages"], k=HQ_K,
                        message=message, more=more)  # fmt: skip
 
 

@@ -10,7 +10,7 @@ import csv
 import datetime as dt
 import io
 
-from flask import Response, abort, current_app, request
+from flask import Response, abort, request
 
 from kiosk.errors import KioskError
 from kiosk.hq import fleet as fleet_state
@@ -46,21 +46,29 @@ def _month(name: str) -> dt.date | None:
         return None
 
 
-def chosen() -> tuple[Filters, dict]:
+def chosen(words: dict) -> tuple[Filters, dict]:
     """The filters in the address, each checked: a value that cannot be used is ignored."""
-    kiosks = fleet_state.fleet(common.root())
-    names = {k.name for k in kiosks}
-    countries = sorted({k.country for k in kiosks if k.country})
+    known = fleet_state.kiosks(common.root())
+    countries = sorted({c for c in known.values() if c})
     device = request.args.get("kiosk", "")
     country = request.args.get("country", "")
     filters = Filters(
         start=_month("from"),
         end=_month("to"),
-        device=device if DEVICE_NAME.fullmatch(device) and device in names else None,
+        device=device if DEVICE_NAME.fullmatch(device) and device in known else None,
         country=country if country in countries else None,
     )
-    named = catalog_words(common.root())["countries"]
-    return filters, {"kiosks": sorted(names), "countries": countries, "country_names": named}
+    return filters, {"kiosks": sorted(known), "countries": countries,
+                     "country_names": words["countries"]}  # fmt: skip
+
+
+def figures() -> tuple[Filters, dict, object, dict, dict]:
+    """What a reach request shows: its filters, their choices, the figures, the figures'
+    tables in words, and the catalog's words (read once)."""
+    words = catalog_words(common.root())
+    filters, options = chosen(words)
+    result = reach(common.root(), filters, guide_tags(common.root()))
+    return filters, options, result, labelled(result, words), words
 
 
 def labelled(result, words: dict) -> dict[str, list[tuple]]:
@@ -71,16 +79,10 @@ def labelled(result, words: dict) -> dict[str, list[tuple]]:
     return tables
 
 
-def k_of() -> int:
-    return current_app.config.get("HQ_K", HQ_K)
-
-
 @common.hq.get("/reach")
 @common.needs("viewer")
 def reach_page():
-    filters, options = chosen()
-    result = reach(common.root(), filters, guide_tags(common.root()))
-    tables = labelled(result, catalog_words(common.root()))
+    filters, options, result, tables, _ = figures()
     count = len(tables["by_kiosk"])
     if count > MOST_KIOSKS:  # a page, not a phone book: the busiest, and the CSV has them all
         tables["by_kiosk"] = sorted(tables["by_kiosk"], key=lambda r: (-r[2], r[0]))[:MOST_KIOSKS]
@@ -108,18 +110,16 @@ def donor_report():
 
     from kiosk.hq.donor import pdf_of
 
-    filters, _ = chosen()
-    result = reach(common.root(), filters, guide_tags(common.root()))
-    tables = labelled(result, catalog_words(common.root()))
+    filters, _, result, tables, words = figures()
     start = filters.start.isoformat()[:7] if filters.start else "the first month"
     end = filters.end.isoformat()[:7] if filters.end else "this month"
     from kiosk.hq.needs import MARKS, needs
 
-    unmet = [n for n in needs(common.root(), k_of()) if not filters.country][:10]
+    unmet = [n for n in needs(common.root(), HQ_K) if not filters.country][:10]
     html = render_template("hq/donor.html", result=result, tables=tables, charts=_charts(tables),
-                           needs=unmet, marks=MARKS, words=catalog_words(common.root()),
+                           needs=unmet, marks=MARKS, words=words,
                            titles=TABLES, period=f"{start} to {end}",
-                           place=(catalog_words(common.root())["countries"].get(filters.country)
+                           place=(words["countries"].get(filters.country)
                                   or filters.country or filters.device or "all countries"),
                            today=dt.date.today())  # fmt: skip
     try:
@@ -137,9 +137,8 @@ def donor_report():
 def reach_csv(name: str):
     if name not in TABLES:
         abort(404)
-    filters, _ = chosen()
-    result = reach(common.root(), filters, guide_tags(common.root()))
-    rows = labelled(result, catalog_words(common.root()))[name]
+    filters, _, _, tables, _ = figures()
+    rows = tables[name]
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(TABLES[name][1])

@@ -11,11 +11,9 @@ method is the same 404 as an unknown page unless ``admin_over_hotspot`` is on.
 from __future__ import annotations
 
 import functools
-import hmac
 import time
 import tomllib
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -33,7 +31,7 @@ from kiosk.admin import Auth, mounted_sticks, strip_bidi
 from kiosk.errors import KioskError
 from kiosk.library import Release
 from kiosk.vocabulary import LOOPBACK
-from kiosk.web.admin_sessions import AdminSession, Sessions
+from kiosk.web.admin_sessions import AdminSession, Sessions, post_allowed
 from kiosk.web.pages import page_context
 
 COOKIE = "admin"
@@ -83,13 +81,10 @@ def guard():
     if where == "hotspot" and not kiosk_settings().admin_over_hotspot:
         abort(404)
     g.librarian = sessions().get(request.cookies.get(COOKIE), where, idle_limit(where))
-    if request.method == "POST":
-        origin = request.headers.get("Origin")
-        if origin is not None and urlsplit(origin).netloc != request.host:
-            abort(403)
-        sent = request.form.get("csrf", "")
-        if g.librarian is None or not hmac.compare_digest(sent.encode(), g.librarian.csrf.encode()):
-            abort(403)
+    if request.method == "POST" and not post_allowed(
+        g.librarian, request.form.get("csrf", ""), request.headers.get("Origin"), request.host
+    ):
+        abort(403)
 
 
 @admin.after_request

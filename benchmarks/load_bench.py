@@ -110,6 +110,15 @@ def pss_mb(pids: list[int]) -> float:
     return total / 1024
 
 
+def cpu_ms(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 class Servers:
     """One configuration running: 'waitress' (kiosk serve alone) or 'front' (nginx in front)."""
 
@@ -162,6 +171,10 @@ class Servers:
 
     def memory(self) -> float:
         return pss_mb([p for proc in self.procs for p in tree(proc.pid)])
+
+    def cpu_ms(self) -> list[float]:
+        """CPU time used so far (user + system), in ms: the app's processes, then nginx's."""
+        return [cpu_ms(tree(proc.pid)) for proc in self.procs]
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
@@ -280,11 +293,13 @@ def measure_open_loop(
     how many of the pages answered were counted (the front's are reported by datagram)."""
     before = pages_counted(data)
     try:
+        cpu = servers.cpu_ms()
         result, peak = peak_memory_during(servers, open_loop(servers.port, phones, rate, seconds))
+        cpu = [(after - then) / seconds for after, then in zip(servers.cpu_ms(), cpu, strict=True)]
     finally:
         servers.stop()
     counted = pages_counted(data) - before - servers.warmed
-    return {**result, "memory": peak, "counted": counted}
+    return {**result, "memory": peak, "counted": counted, "cpu": cpu}
 
 
 # ---------------------------------------------------------------- the other loads
@@ -468,7 +483,8 @@ def open_loops(tmp: Path, env: dict, phones: Phones, seconds: int, pi_share: flo
           f"phones keep cookies; {seconds} s per rate;\n"
           "latency from when each request was due")  # fmt: skip
     print(f"  {'cpu':>9} {'server':>9} {'rate/s':>7} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'errors':>7} {'peak MB':>8} {'pages counted/answered':>22}")  # fmt: skip
+          f"{'errors':>7} {'peak MB':>8} {'pages counted/answered':>22} "
+          f"{'CPU ms/s: app':>14} {'nginx':>6}")  # fmt: skip
     for label, share in (("one core", None), (f"{pi_share:.3f}", pi_share)):
         try:
             group = cpu_group(share)
@@ -484,7 +500,8 @@ def open_loops(tmp: Path, env: dict, phones: Phones, seconds: int, pi_share: flo
                     )
                     print(f"  {label:>9} {kind:>9} {rate:>7} {r['p50']:>8.1f} "
                           f"{r['p99']:>8.1f} {r['errors']:>7} {r['memory']:>8.1f} "
-                          f"{r['counted']:>7}/{r['pages']}", flush=True)  # fmt: skip
+                          f"{r['counted']:>7}/{r['pages']:<14} {r['cpu'][0]:>14.0f} "
+                          f"{r['cpu'][1] if kind == 'front' else 0:>6.0f}", flush=True)  # fmt: skip
         finally:
             if group is not None:
                 group.rmdir()

@@ -10,9 +10,7 @@ import datetime as dt
 import json
 import logging
 import os
-import re
 import threading
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -24,7 +22,7 @@ from kiosk.errors import KioskError, ReleaseNotFound
 from kiosk.lru import LRU
 from kiosk.releases.install import ReleaseStore
 from kiosk.releases.manifest import MANIFEST, PublicKey, trusted_keys, verify_release
-from kiosk.text import fold_for_search
+from kiosk.search import catalog_words, known_words
 from kiosk.vocabulary import STALE_AFTER_DAYS
 
 log = logging.getLogger(__name__)
@@ -93,22 +91,10 @@ class Release:
 
     @cached_property
     def known_words(self) -> set[str]:
-        """Every word the release uses, folded: what a search term may safely contain."""
-        texts = [w for words in self.catalog["ui"].values() for w in words.values()]
-        for guide in self.guides:
-            for text in guide.text.values():
-                texts += [text["title"], text["summary"]]
-                texts += [
-                    s["heading"] + " " + re.sub(r"<[^>]+>", " ", s["html"])
-                    for s in text["sections"]
-                ]
-        words = set()
-        for text in texts:
-            for raw in text.split():
-                word = "".join(ch for ch in raw if unicodedata.category(ch)[0] in "LM")
-                if word:
-                    words.add(fold_for_search(word))
-        return words
+        """Every word the release uses, folded: what a search term may safely contain. The
+        build lists them in the search index; an index made before that is read here."""
+        listed = known_words(self.root / "search.db")
+        return listed if listed is not None else catalog_words(self.catalog)
 
     def words(self, lang: str) -> dict[str, Word]:
         """Interface words in ``lang``; a word it lacks is the reference language's, marked."""

@@ -12,19 +12,28 @@ summary more than body text. Query keys of four letters or more also match longe
 (राहदानी finds राहदानीको's stem and compounds); shorter ones match whole keys only, so
 दो does not find every word that starts with द.
 
+The device never stems a passage: the build writes the keys of every word the passages' text
+holds (``word_keys``), and the snippet looks them up. Stemming in pure Python is what a search
+cost on a kiosk that had just started: some 80 ms of CPU for a language's first search, half
+a second of a Pi's time while every phone waited (benchmarks/load_bench.py). An index without
+that table (built before it) is still read: its words are stemmed on the device as before.
+
 Indexes made before this scheme (``user_version`` 0: unicode61 over the text) are still
 read, so a kiosk keeps searching the release it has until a new one comes.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 import sqlite3
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 from kiosk import words
-from kiosk.text import strip_arabic_marks
+from kiosk.text import fold_for_search, strip_arabic_marks
 
 SCHEME = 2
 MAX_QUERY_CHARS = 200
@@ -38,11 +47,43 @@ COMMON_SHARE = 0.3
 MARK, UNMARK = "\x02", "\x03"
 
 
-def build_index(path: Path, passages: Iterable[dict]) -> int:
+def catalog_words(catalog: dict) -> set[str]:
+    """Every word a release's catalog uses (interface words, titles, summaries, sections),
+    folded: a failed search's capitalised word is kept as a need only if it is one of these
+    (kiosk.text.unmet_term)."""
+    texts = [w for words in catalog["ui"].values() for w in words.values()]
+    for guide in catalog["guides"]:
+        for text in guide["text"].values():
+            texts += [text["title"], text["summary"]]
+            texts += [
+                s["heading"] + " " + re.sub(r"<[^>]+>", " ", s["html"]) for s in text["sections"]
+            ]
+    tokens = {raw for text in texts for raw in text.split()}  # each distinct one folded once
+    found = set()
+    for raw in tokens:
+        word = "".join(ch for ch in raw if unicodedata.category(ch)[0] in "LM")
+        if word:
+            found.add(fold_for_search(word))
+    return found
+
+
+def known_words(path: Path) -> set[str] | None:
+    """The release's words as its build listed them, or None for an index made before."""
+    db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+    try:
+        return {word for (word,) in db.execute("SELECT word FROM known_words")}
+    except sqlite3.OperationalError:
+        return None
+    finally:
+        db.close()
+
+
+def build_index(path: Path, passages: Iterable[dict], known: Iterable[str] = ()) -> int:
     """Write a fresh index at ``path``.
 
     Each passage has guide, lang, section, heading and body; an ``intro`` passage has title
-    and summary instead of heading and body.
+    and summary instead of heading and body. ``known``: the release's words
+    (``catalog_words``), listed so that a kiosk need not work them out at its first search.
     """
     path.unlink(missing_ok=True)
     db = sqlite3.connect(path)
@@ -55,10 +96,14 @@ def build_index(path: Path, passages: Iterable[dict]) -> int:
             CREATE TABLE common (lang TEXT, key TEXT, PRIMARY KEY (lang, key)) WITHOUT ROWID;
             CREATE VIRTUAL TABLE passages_fts USING fts5(title, summary, heading, body,
                                    tokenize = 'ascii', content = '');
+            CREATE TABLE word_keys (lang TEXT, word TEXT, keys TEXT, PRIMARY KEY (lang, word))
+                                   WITHOUT ROWID;
+            CREATE TABLE known_words (word TEXT PRIMARY KEY) WITHOUT ROWID;
             """
         )
         n = 0
         seen: dict[str, Counter] = {}
+        keyed_words: dict[tuple[str, str], str] = {}
         for n, p in enumerate(passages, start=1):
             lang = p["lang"]
             title, summary = p.get("title", ""), p.get("summary", "")
@@ -75,6 +120,15 @@ def build_index(path: Path, passages: Iterable[dict]) -> int:
             )
             seen.setdefault(lang, Counter()).update({word[0] for ks in keyed for word in ks})
             seen[lang]["\0passages"] += 1
+            text = body or summary  # what a snippet is cut from
+            for a, b in words.spans(text):
+                if (lang, text[a:b]) not in keyed_words:
+                    keyed_words[lang, text[a:b]] = " ".join(words.key(text[a:b], lang))
+        db.executemany("INSERT INTO known_words VALUES (?)", [(w,) for w in sorted(set(known))])
+        db.executemany(
+            "INSERT INTO word_keys VALUES (?, ?, ?)",
+            [(lang, word, ks) for (lang, word), ks in sorted(keyed_words.items())],
+        )
         for lang, counts in seen.items():
             total = counts.pop("\0passages")
             db.executemany(
@@ -108,16 +162,44 @@ def _term(word: tuple[str, ...]) -> str:
     return "(" + " OR ".join(f'"{k}"*' if _prefix(k) else f'"{k}"' for k in word) + ")"
 
 
-def _matches(found: tuple[str, ...], wanted: list[tuple[str, ...]]) -> bool:
-    return any(
-        k == w or (_prefix(w) and k.startswith(w)) for k in found for word in wanted for w in word
-    )
+def _matcher(wanted: list[tuple[str, ...]]):
+    """Whether a word's keys match what was asked: a key equal to a wanted key, or starting
+    with one of four letters or more."""
+    whole = {w for word in wanted for w in word}
+    starts = tuple(w for w in whole if _prefix(w))
+
+    def matches(found: tuple[str, ...] | list[str]) -> bool:
+        return any(k in whole or (starts and k.startswith(starts)) for k in found)
+
+    return matches
 
 
-def snippet(text: str, lang: str, wanted: list[tuple[str, ...]], size: int = SNIPPET_WORDS) -> str:
-    """A piece of the text around the most matched words, each matched word marked whole."""
+@functools.lru_cache(maxsize=32)
+def _word_keys(path: str, lang: str) -> dict[str, list[str]]:
+    """The build's keys of every word in ``lang``'s passages (empty for an older index).
+    Read once per release and language: the release's folder never changes."""
+    db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+    try:
+        rows = db.execute("SELECT word, keys FROM word_keys WHERE lang = ?", (lang,)).fetchall()
+    except sqlite3.OperationalError:  # built before word_keys
+        rows = []
+    finally:
+        db.close()
+    return {word: keys.split(" ") for word, keys in rows}
+
+
+def snippet(
+    text: str,
+    lang: str,
+    wanted: list[tuple[str, ...]],
+    size: int = SNIPPET_WORDS,
+    known: dict[str, list[str]] | None = None,
+) -> str:
+    """A piece of the text around the most matched words, each matched word marked whole.
+    ``known``: the keys of words, as the build wrote them; others are keyed here."""
     spans = words.spans(text)
-    hit = [_matches(words.key(text[a:b], lang), wanted) for a, b in spans]
+    matches, known = _matcher(wanted), known or {}
+    hit = [matches(known.get(text[a:b]) or words.key(text[a:b], lang)) for a, b in spans]
     if not spans:
         return text
     best = max(range(max(1, len(spans) - size + 1)), key=lambda i: (sum(hit[i : i + size]), -i))
@@ -162,8 +244,14 @@ def search(path: Path, query: str, lang: str, limit: int = 20) -> list[dict]:
     # BM25 is negative, better the lower. A passage far below the best one only mentions
     # the words in passing: leave it out.
     best = rows[0][4] if rows else 0.0
+    known = _word_keys(str(path), lang) if rows else {}
     return [
-        {"guide": g, "section": s, "heading": h, "snippet": snippet(body, lang, wanted)}
+        {
+            "guide": g,
+            "section": s,
+            "heading": h,
+            "snippet": snippet(body, lang, wanted, known=known),
+        }
         for g, s, h, body, rank in rows
         if rank <= best * RELEVANT_SHARE
     ]

@@ -207,3 +207,54 @@ def test_an_index_from_an_older_release_is_still_searched(tmp_path):
     assert sqlite3.connect(tmp_path / "search.db").execute("PRAGMA user_version").fetchone() == (0,)
     hits = search(tmp_path / "search.db", "passport", "en")
     assert [h["section"] for h in hits] == ["copies"] and "\x02passport\x03" in hits[0]["snippet"]
+
+
+def _snippets(path: Path) -> dict[tuple[str, str], list[str]]:
+    return {
+        (lang, q): [h["snippet"] for h in search(path, q, lang)]
+        for lang, cases in FINDS.items()
+        for q, _ in cases
+    }
+
+
+def test_the_kiosk_stems_no_passage_word_the_build_keyed(index, tmp_path):
+    """Stemming a language's passages on the device cost ~80 ms of CPU at its first search
+    (half a second of a Pi's time, every phone waiting). The build writes every word's keys;
+    the device only looks them up, and keys nothing but the words a visitor typed. An index
+    built before the table still gives the very same snippets, keying words itself."""
+    words.key.cache_clear()
+    with_table = _snippets(index)
+    typed = {(q, lang) for lang, cases in FINDS.items() for q, _ in cases}
+    assert words.key.cache_info().currsize <= 2 * len(typed)  # each query, and its parts
+    assert sum(len(s) for s in with_table.values()) > 40
+
+    older = tmp_path / "older.db"
+    older.write_bytes(index.read_bytes())
+    with sqlite3.connect(older) as db:
+        db.execute("DROP TABLE word_keys")
+    words.key.cache_clear()
+    assert _snippets(older) == with_table
+    assert words.key.cache_info().currsize > 1000  # the device keyed every passage's words
+
+
+def test_the_build_lists_the_words_a_need_may_name(fixture_release, tmp_path):
+    """A failed search keeps a capitalised word only if the release uses it. Working out the
+    release's words took 240 ms at a kiosk's first search; the build lists them instead, and
+    a release built before that still gets the same words, worked out on the device."""
+    import json
+    import shutil
+
+    from kiosk.library import Release
+    from kiosk.search import catalog_words, known_words
+
+    catalog = json.loads((fixture_release / "catalog.json").read_text(encoding="utf-8"))
+    listed = known_words(fixture_release / "search.db")
+    assert listed == catalog_words(catalog)
+    assert {"passport", "nepal"} <= listed and len(listed) > 300
+
+    older = tmp_path / "release"
+    shutil.copytree(fixture_release, older)
+    with sqlite3.connect(older / "search.db") as db:
+        db.execute("DROP TABLE known_words")
+    assert known_words(older / "search.db") is None
+    assert Release(older, 100).known_words == listed == Release(fixture_release, 100).known_words

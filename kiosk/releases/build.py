@@ -22,7 +22,7 @@ from kiosk.releases.checks import PLACEHOLDER
 from kiosk.releases.manifest import VERSION_FORMAT, load_private_key, write_manifest
 from kiosk.releases.markdown import SentenceCounter, render_blocks, render_inline
 from kiosk.releases.source import Content, Guide, load_content
-from kiosk.search import build_index
+from kiosk.search import build_index, catalog_words
 from kiosk.speech import Segment, Speaker, Track
 
 CATALOG = "catalog.json"
@@ -325,9 +325,6 @@ def _build_into(root: Path, content: Content, speaker: Speaker, workers, say, le
     audio_ms += prompts_ms["total"]
     say(f"interface words: {sum(len(v) for v in ui_audio.values())} spoken prompts")
 
-    n = build_index(root / "search.db", passages)
-    say(f"search index: {n} passages")
-
     (root / "icons").mkdir()
     used = {g.icon for g in content.guides} | ({"help"} & set(content.icons))
     for name in sorted(used):
@@ -358,6 +355,8 @@ def _build_into(root: Path, content: Content, speaker: Speaker, workers, say, le
         "help_icon": "icons/help.svg" if "help" in used else None,
     }
     _write_json(root / CATALOG, catalog)
+    n = build_index(root / "search.db", passages, catalog_words(catalog))
+    say(f"search index: {n} passages")
     return {"audio_ms": audio_ms, "tracks": len(jobs)}
 
 

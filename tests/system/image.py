@@ -102,6 +102,7 @@ def build(arch: str = "amd64", log=sys.stderr) -> Path:
     if os.geteuid() != 0:
         raise SystemExit("Building the system-test image needs root (mmdebstrap, mkfs.ext4 -d).")
     started = time.monotonic()
+    cache_root().mkdir(parents=True, exist_ok=True)  # a new machine has no cache yet
     work = Path(tempfile.mkdtemp(prefix="image-", dir=cache_root().parent))
     try:
         out = work / "out"

@@ -4,13 +4,21 @@ Run: .venv/bin/python benchmarks/search_bench.py   (also part of ./dev bench)
 
 2,000 searches over the load bench's words in the five sample languages, through Flask's test
 client (no network, no server threads: the app's own cost), one after the other. Prints the
-mean per search both ways, in one run. Asserts nothing.
+mean per search both ways, in one run.
+
+Then a kiosk's first searches after it starts, each case in a fresh process: the first search
+in each of the five languages, with the release's index as the build writes it (every word's
+keys and the release's words listed) and with a copy of it without those two tables (an index
+built before them, so the kiosk stems the passages' words itself). Asserts nothing.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import shutil
+import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +31,11 @@ from benchmarks.load_bench import SEARCH_WORDS  # noqa: E402
 from kiosk.config import load_settings  # noqa: E402
 from kiosk.releases.build import build_release  # noqa: E402
 from kiosk.releases.install import ReleaseStore  # noqa: E402
-from kiosk.releases.manifest import generate_key  # noqa: E402
+from kiosk.releases.manifest import (  # noqa: E402
+    generate_key,
+    load_private_key,
+    write_manifest,
+)
 from kiosk.speech import Speaker  # noqa: E402
 from kiosk.web import create_app  # noqa: E402
 
@@ -57,6 +69,45 @@ def main() -> None:
                 client.get(url, environ_base=phone, headers={"Accept-Encoding": "gzip"})
             took = (time.perf_counter() - started) / len(urls) * 1000
             print(f"a search, result pages {label}: {took:.2f} ms")
+        first_searches(tmp, public)
+
+
+FIRST = """
+import sys, time
+from kiosk.config import load_settings
+from kiosk.web import create_app
+app = create_app(load_settings(environ={}, data_dir=sys.argv[1], trusted_keys=[sys.argv[2]]))
+client = app.test_client()
+client.get("/en/", environ_base={"REMOTE_ADDR": "10.42.0.5"})  # the release loaded
+took = []
+for lang, word in (("en", "passport"), ("ne", "राहदानी"), ("es", "pasaporte"),
+                   ("ar", "جواز"), ("ro", "pașaport")):
+    started = time.perf_counter()
+    found = client.get(f"/{lang}/search?q={word}", environ_base={"REMOTE_ADDR": "10.42.0.5"})
+    took.append((time.perf_counter() - started) * 1000)
+    assert found.status_code == 200 and b"<mark>" in found.data, (lang, found.status_code)
+print(" ".join(f"{t:.1f}" for t in took), sum(took))
+"""
+
+
+def first_searches(tmp: Path, public) -> None:
+    """The first search in each language of a kiosk just started, in a fresh process."""
+    import datetime as dt
+
+    older = tmp / "release-older"
+    shutil.copytree(tmp / "release", older)
+    with sqlite3.connect(older / "search.db") as db:
+        db.execute("DROP TABLE word_keys")
+        db.execute("DROP TABLE known_words")
+    now = dt.datetime.now(dt.UTC)
+    write_manifest(older, 2, now, now + dt.timedelta(days=30), load_private_key(tmp / "key"))
+    ReleaseStore(tmp / "data-older").install(older, [public])
+    print("a kiosk's first search in en, ne, es, ar, ro (ms each; total), a fresh process:")
+    for label, data in (("index as built now", tmp / "data"),
+                        ("index without the build's keys", tmp / "data-older")):  # fmt: skip
+        out = subprocess.run([sys.executable, "-c", FIRST, str(data), public.source], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+        print(f"  {label:>30}: {' '.join(out[:-1])}; total {float(out[-1]):.0f} ms")
 
 
 if __name__ == "__main__":

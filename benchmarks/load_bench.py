@@ -19,7 +19,7 @@ asserts nothing.
   one guide a 10-minute recording, as a librarian might make, to stand in.
 
 As on the device, the Unix datagram queue that carries nginx's page reports to the app holds
-512 (kiosk.device.services.DGRAM_QUEUE; Linux's default is 10): set for the run when it runs as
+512 (kiosk.device.nginx.DGRAM_QUEUE; Linux's default is 10): set for the run when it runs as
 root, and put back after.
 """
 
@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kiosk.config import load_settings  # noqa: E402
-from kiosk.device.services import DGRAM_QUEUE, nginx_conf  # noqa: E402
+from kiosk.device.nginx import DGRAM_QUEUE, nginx_conf  # noqa: E402
 from kiosk.releases.build import build_release  # noqa: E402
 from kiosk.releases.install import ReleaseStore  # noqa: E402
 from kiosk.releases.manifest import generate_key  # noqa: E402

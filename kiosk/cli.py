@@ -180,8 +180,8 @@ def _follow_for_front(app, www: Path, counts_socket: str | None) -> None:
     phone pages drawn once) for nginx, and count the pages nginx sends by itself."""
     from kiosk.errors import ReleaseNotFound
     from kiosk.web import front
+    from kiosk.web.common import STATIC, static_version
     from kiosk.web.counting import listen_to_front
-    from kiosk.web.pages import STATIC, static_version
 
     app.config["KIOSK_PROXIED"] = True
     library = app.extensions["kiosk.library"]

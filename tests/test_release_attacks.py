@@ -132,7 +132,7 @@ def test_no_name_pattern_in_the_kiosk_accepts_a_trailing_newline(tmp_path):
     from kiosk import hq
     from kiosk.errors import KioskError
     from kiosk.releases import checks, manifest, source
-    from kiosk.web import pages
+    from kiosk.web import common
 
     with pytest.raises(KioskError, match="device name"):
         hq.add_device(tmp_path, "kiosk-a\n")
@@ -147,8 +147,8 @@ def test_no_name_pattern_in_the_kiosk_accepts_a_trailing_newline(tmp_path):
         (root.DEVICE_NAME.fullmatch, "kiosk-a"),
         (root.CHANNEL_NAME.fullmatch, "stable"),
         (snapshot.NAME.fullmatch, "usage-2026-01-02.json"),
-        (pages.SAFE_ID.match, "documents"),
-        (pages.SAFE_TAG.match, "ne"),
+        (common.SAFE_ID.match, "documents"),
+        (common.SAFE_TAG.match, "ne"),
         (source.ID.match, "documents"),
         (source.TAG.match, "ne"),
         (checks.COUNTRY.match, "NP"),

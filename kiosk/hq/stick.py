@@ -27,13 +27,13 @@ from kiosk.errors import KioskError
 from kiosk.files import fsync_dir
 from kiosk.hq.ingest import ingest
 from kiosk.hq.root import CHANNEL_NAME, Refused
+from kiosk.releases.integrity import check_file
 from kiosk.releases.manifest import (
     MANIFEST,
     SIGNATURE,
     Manifest,
     PublicKey,
     check_expiry,
-    check_file,
     read_manifest,
 )
 

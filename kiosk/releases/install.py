@@ -33,6 +33,7 @@ from pathlib import Path
 from kiosk.errors import ReleaseNotFound, ReleaseRejected
 from kiosk.files import fsync_dir as _fsync_dir
 from kiosk.files import write_atomic
+from kiosk.releases.integrity import check_file
 from kiosk.releases.manifest import (
     MANIFEST,
     MAX_VERSION,
@@ -40,7 +41,6 @@ from kiosk.releases.manifest import (
     Manifest,
     PublicKey,
     check_expiry,
-    check_file,
     check_listing,
     read_manifest,
     verify_release,

@@ -4,15 +4,14 @@
 ``ed25519 <key id> <base64 signature>`` over the exact bytes of ``manifest.json``. The
 signature is checked before a single manifest byte is parsed, and even signed bytes are read
 strictly (no duplicate keys, no huge numbers, bounded names), because a signing key can be
-misused and two parsers must never read one manifest two ways.
+misused and two parsers must never read one manifest two ways. Each listed file is checked
+against its entry by kiosk.releases.integrity; the keys are kiosk.releases.keys'.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import errno
-import hashlib
 import json
 import os
 import re
@@ -24,6 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk.errors import KioskError, ReleaseNotFound, ReleaseRejected
+from kiosk.releases.integrity import check_file, file_entry
 
 # The keys live in their own module; these names stay importable from here, where they began.
 from kiosk.releases.keys import PublicKey
@@ -38,7 +38,6 @@ MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_SIGNATURE_BYTES = 4096
-CHUNK = 1024 * 1024
 # A version is the build's UTC time as YYYYMMDDHHMMSS, or a smaller number given by hand.
 VERSION_FORMAT = "%Y%m%d%H%M%S"
 MAX_VERSION = 10**14 - 1
@@ -60,17 +59,6 @@ def shown(value: object, limit: int | None = 80) -> str:
 
 
 # ---------------------------------------------------------------- writing
-
-
-def file_entry(root: Path, rel: str) -> dict:
-    path = root / rel
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return {"path": rel, "size": size, "sha256": digest.hexdigest()}
 
 
 def write_manifest(
@@ -301,69 +289,6 @@ def check_expiry(manifest: Manifest, now: dt.datetime | None = None) -> None:
         raise ReleaseRejected(f"The release expired on {day}. Ask headquarters for a newer one.")
 
 
-def hash_file(path: Path, size: int, rel: str, copy_to: Path | None = None) -> str:
-    """Check one file's size and sha256, reading no more than its declared size.
-
-    With ``copy_to``, the bytes that were checked are the bytes written, so a file swapped
-    on the stick while it is read cannot slip past the check.
-    """
-    try:
-        # O_NOFOLLOW: a link is refused, never followed. O_NONBLOCK: opening a FIFO must not
-        # hang the kiosk; it is refused just below.
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as exc:
-        raise ReleaseRejected(_unopenable(exc, rel)) from None
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        # Checked on the open file itself, before fdopen, which raises on a folder.
-        os.close(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise ReleaseRejected(f"The release has a folder where it lists the file {rel}.")
-        raise ReleaseRejected(f"The release contains a special file: {rel}.")
-    with os.fdopen(fd, "rb") as fh:
-        if st.st_size != size:
-            raise ReleaseRejected(
-                f"The release is damaged: {rel} has {st.st_size} bytes, expected {size}."
-            )
-        digest = hashlib.sha256()
-        out = None
-        if copy_to is not None:
-            copy_to.parent.mkdir(parents=True, exist_ok=True)
-            out = copy_to.open("wb")
-        try:
-            left = size
-            while left:
-                chunk = fh.read(min(CHUNK, left))
-                if not chunk:
-                    raise ReleaseRejected(f"The release is damaged: {rel} is shorter than listed.")
-                digest.update(chunk)
-                if out is not None:
-                    out.write(chunk)
-                left -= len(chunk)
-            if out is not None:
-                out.flush()
-                os.fsync(out.fileno())
-        finally:
-            if out is not None:
-                out.close()
-    return digest.hexdigest()
-
-
-def _unopenable(exc: OSError, rel: str) -> str:
-    """The sentence for a listed file that cannot be opened as a plain file."""
-    if exc.errno == errno.ENOENT:
-        return f"The release is incomplete: {rel} is missing."
-    if exc.errno == errno.ELOOP:
-        return f"The release contains a link, which is not allowed: {rel}."
-    if exc.errno == errno.ENOTDIR:
-        return f"The release is damaged: part of the folder path of {rel} is a file."
-    if exc.errno == errno.ENAMETOOLONG:
-        return f"The release lists a file name that is too long: {rel}."
-    if exc.errno in (errno.ENXIO, errno.EOPNOTSUPP):  # a socket
-        return f"The release contains a special file: {rel}."
-    return f"The release's file {rel} cannot be read ({os.strerror(exc.errno or 0)})."
-
-
 def check_listing(root: str | os.PathLike[str], manifest: Manifest) -> None:
     """Refuse links, special files and files the manifest does not list, without reading any."""
     root = Path(root)
@@ -386,13 +311,6 @@ def check_listing(root: str | os.PathLike[str], manifest: Manifest) -> None:
                 raise ReleaseRejected(
                     f"The release contains a file it does not list: {shown(rel)}."
                 )
-
-
-def check_file(root: Path, entry: dict, copy_to: Path | None = None) -> None:
-    """Check (and optionally copy) one listed file against its size and checksum."""
-    rel = entry["path"]
-    if hash_file(root / rel, entry["size"], rel, copy_to) != entry["sha256"]:
-        raise ReleaseRejected(f"The release is damaged: {rel} does not match its checksum.")
 
 
 def verify_tree(root: str | os.PathLike[str], manifest: Manifest) -> None:

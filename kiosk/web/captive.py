@@ -60,7 +60,7 @@ def _own_hosts() -> set[str]:
 
 @captive.get("/portal")
 def landing():
-    from kiosk.web.pages import g, page_context, release_or_503
+    from kiosk.web.common import g, page_context, release_or_503
 
     g.channel = "phone"
     release = release_or_503()

@@ -25,7 +25,7 @@ from kiosk.usage import Usage
 
 log = logging.getLogger(__name__)
 COOKIE = "visit"
-VISIT_HEADER = "X-Kiosk-Visit"  # set by the front server only (kiosk.device.services.nginx_conf)
+VISIT_HEADER = "X-Kiosk-Visit"  # set by the front server only (kiosk.device.nginx.nginx_conf)
 PRERENDER = "kiosk.prerender"  # in a request's environ: drawn for the front server's folder
 counting = Blueprint("counting", __name__)
 
@@ -87,7 +87,7 @@ def _usage() -> Usage:
 
 def _known(lang: str, gid: str) -> None:
     """404 unless the live release has this language and guide."""
-    from kiosk.web.pages import guide_or_404, language_or_404, release_or_503
+    from kiosk.web.common import guide_or_404, language_or_404, release_or_503
 
     language_or_404(lang)
     guide_or_404(release_or_503(), gid)
@@ -195,7 +195,7 @@ def _translated(app: Flask, gid: str, lang: str | None) -> bool:
 
 
 # The front server's pre-drawn pages, as nginx reports each one sent: "GET /ne/guide/visa 200
-# visit=…" in a syslog datagram (kiosk.device.services.nginx_conf). Nothing else is in it.
+# visit=…" in a syslog datagram (kiosk.device.nginx.nginx_conf). Nothing else is in it.
 FRONT_LINE = re.compile(
     r"kiosk: (?P<method>GET|HEAD) /(?P<lang>[^/\s]+)/(?:guide/(?P<gid>[^/\s]+))? "
     r"(?P<status>\d{3}) (?P<visit>\S*)\Z"

@@ -2,27 +2,25 @@
 
 Both channels share every page; the screen adds bigger targets, QR codes and an idle reset.
 The visitor's language lives in the URL. The only cookie is a random visit token
-(kiosk.web.counting) that lives in the server's memory and is never written anywhere.
+(kiosk.web.counting) that lives in the server's memory and is never written anywhere. What
+every page shares (the blueprint, the live release, the page frame) is in kiosk.web.common;
+the files sent as they are, in kiosk.web.files.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from functools import lru_cache, wraps
-from pathlib import Path
 from urllib.parse import quote
 
 import segno
 from flask import (
-    Blueprint,
     Flask,
     Response,
     abort,
     current_app,
     g,
-    redirect,
     render_template,
     request,
     send_file,
@@ -30,41 +28,23 @@ from flask import (
 )
 from markupsafe import Markup, escape
 
-from kiosk import __version__
 from kiosk.admin import notice_duration
 from kiosk.errors import ReleaseNotFound
-from kiosk.library import Library, Release, contact_in, contact_order, is_stale
+from kiosk.library import Release, contact_in, contact_order, is_stale
 from kiosk.search import search as search_index
-from kiosk.vocabulary import LOOPBACK, STEPS
+from kiosk.vocabulary import STEPS
+from kiosk.web.common import (
+    guide_or_404,
+    language_or_404,
+    library,
+    page_context,
+    release_or_503,
+    settings,
+    site,
+)
+from kiosk.web.files import favicon, media, static_file
 
-STATIC = Path(__file__).parent / "static"
-SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}\Z")  # \Z: "$" allows a final newline
 LOCAL_LINK = re.compile(r'<a href="(?!https?:|tel:|mailto:)[^"]*"[^>]*>(.*?)</a>', re.S)
-SAFE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}\Z")
-
-site = Blueprint("site", __name__)
-
-
-def library() -> Library:
-    return current_app.extensions["kiosk.library"]
-
-
-def settings():
-    return current_app.extensions["kiosk.settings"]
-
-
-@lru_cache(maxsize=1)
-def static_names() -> frozenset[str]:
-    return frozenset(path.name for path in STATIC.iterdir())
-
-
-@lru_cache(maxsize=1)
-def static_version() -> str:
-    """A fingerprint of the CSS and JS, so their URLs change whenever their bytes do."""
-    digest = hashlib.sha256(__version__.encode())
-    for path in sorted(STATIC.iterdir()):
-        digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()[:10]
 
 
 @lru_cache(maxsize=256)
@@ -75,55 +55,6 @@ def qr_svg(data: str) -> Markup:
     code = segno.make_qr(data, error="m")
     svg = code.svg_inline(scale=4, dark="#1d3557", border=2, omitsize=True)
     return Markup(svg)  # noqa: S704 - segno draws paths only; the data is not in the markup
-
-
-# ---------------------------------------------------------------- request context
-
-
-@site.url_value_preprocessor
-def _pick_channel(endpoint, values):
-    g.channel = "screen" if request.blueprint == "screen" else "phone"
-    if g.channel == "screen" and request.remote_addr not in LOOPBACK:
-        # Only the kiosk's own window is the touchscreen; phones get the phone pages.
-        abort(redirect(request.full_path.replace("/screen", "", 1).rstrip("?") or "/"))
-
-
-def release_or_503() -> Release:
-    try:
-        return library().release()
-    except ReleaseNotFound:
-        abort(503)
-
-
-def language_or_404(lang: str) -> dict:
-    release = release_or_503()
-    if not SAFE_TAG.match(lang) or lang not in release.languages:
-        abort(404)
-    return release.languages[lang]
-
-
-def guide_or_404(release: Release, gid: str):
-    """The guide called ``gid`` in the live release, or a 404."""
-    if not SAFE_ID.match(gid) or gid not in release.guide_by_id:
-        abort(404)
-    return release.guide_by_id[gid]
-
-
-def page_context(release: Release, lang: str | None, **extra) -> dict:
-    language = release.languages.get(lang or "", release.languages[release.reference])
-    words = release.words(language["tag"])
-    return {
-        "release": release,
-        "lang": language,
-        "words": words,
-        "say": release.ui_audio(language["tag"]),
-        "channel": g.channel,
-        "prefix": "screen." if g.channel == "screen" else "phone.",
-        "static_version": static_version(),
-        "idle_seconds": settings().idle_seconds,
-        "media": lambda rel: url_for("media", version=release.version, rel=rel),
-        **extra,
-    }
 
 
 # ---------------------------------------------------------------- pages
@@ -390,40 +321,6 @@ def save_audio(lang: str, gid: str):
 
 def _attachment(name: str) -> str:
     return f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"
-
-
-# ---------------------------------------------------------------- files
-
-
-def media(version: int, rel: str):
-    """A file of the live release, only if its signed manifest lists it."""
-    release = release_or_503()
-    if version != release.version:
-        abort(404)
-    path = release.path_of(rel)
-    if path is None or rel in ("catalog.json", "search.db") or rel.endswith(".json"):
-        abort(404)
-    response = send_file(path, conditional=True, max_age=31536000)
-    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-    return response
-
-
-def static_file(version: str, name: str):
-    if version != static_version() or name not in static_names():
-        abort(404)
-    # Small files, read whole so that they are compressed like pages are.
-    mimetype = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}[
-        Path(name).suffix
-    ]
-    response = Response((STATIC / name).read_bytes(), mimetype=mimetype)
-    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-    return response
-
-
-def favicon():
-    """Browsers that ask for /favicon.ico whatever the page says get "none" (the pages link
-    their icon, static/icon.svg), not a redirect and a 404 on every page."""
-    return Response(status=204, headers={"Cache-Control": "public, max-age=86400"})
 
 
 # ---------------------------------------------------------------- errors

@@ -22,10 +22,11 @@ from pathlib import Path
 import pytest
 
 from kiosk.config import load_settings
-from kiosk.device.services import nginx_conf, render
+from kiosk.device.nginx import nginx_conf
+from kiosk.device.services import render
 from kiosk.releases.build import build_release
 from kiosk.releases.install import ReleaseStore
-from kiosk.web.pages import STATIC
+from kiosk.web.common import STATIC
 from tests.conftest import FIXTURE_CONTENT, Server, free_port, wait_until_listening
 
 NGINX = "/usr/sbin/nginx"

@@ -32,7 +32,7 @@ from kiosk.errors import KioskError
 from kiosk.library import Release
 from kiosk.vocabulary import LOOPBACK
 from kiosk.web.admin_sessions import AdminSession, Sessions, post_allowed
-from kiosk.web.pages import page_context
+from kiosk.web.common import page_context
 
 COOKIE = "admin"
 MAX_NOTICE = 1000

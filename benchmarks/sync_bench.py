@@ -18,13 +18,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fabric import Connection  # noqa: E402
 
 from kiosk.config import load_settings  # noqa: E402
 from kiosk.hq import add_device, publish  # noqa: E402
 from kiosk.releases.manifest import generate_key  # noqa: E402
 from kiosk.speech import Speaker  # noqa: E402
-from kiosk.sync import pull, push  # noqa: E402
+from kiosk.sync import Peer, pull, push  # noqa: E402
 from kiosk.usage import snapshot, write_snapshot  # noqa: E402
 from tests.sshd import SshServer  # noqa: E402
 
@@ -79,12 +78,9 @@ def main() -> None:
                 trusted_keys=[public.source],
             )  # fmt: skip
 
-            def conn(role: str) -> Connection:
+            def conn(role: str) -> Peer:
                 key_file = str(hq / "devices" / "bench" / f"{role}_key")
-                return Connection(
-                    "127.0.0.1", user=server.user, port=server.port,
-                    connect_kwargs={"key_filename": [key_file]},
-                )  # fmt: skip
+                return Peer("127.0.0.1", server.user, key_file, server.port)
 
             known = server.known_hosts
             _, first = pull(conn("read"), known, settings, [public])

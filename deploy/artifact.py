@@ -5,7 +5,10 @@
 
 Headquarters builds the artifact once per code version and architecture; every kiosk installs
 the same bytes with ``pip install --no-index --require-hashes``, so a village Pi needs no
-package registry and no two kiosks run different versions. The artifact is a plain tar
+package registry and no two kiosks run different versions. A kiosk gets the kiosk's base
+dependencies and its ``[device]`` extra (pyproject.toml), never ``[hq]`` (fabric, Playwright,
+the release build's Markdown) or ``[test]``: the lock is resolved from exactly those, and the
+artifact holds the lock's packages. The artifact is a plain tar
 (sorted, zero times, so the same inputs give the same bytes):
 
     wheels/*.whl     the kiosk's wheel and one wheel per locked dependency, for the target
@@ -22,6 +25,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,6 +41,20 @@ PYTHON = "3.11"  # Debian 12 and Raspberry Pi OS Bookworm
 MACHINE = {"amd64": "x86_64", "arm64": "aarch64"}
 # Installed by Debian in every venv; not the kiosk's to pin.
 NOT_LOCKED = {"first-mile-kiosk", "pip", "setuptools"}
+# The kiosk's extras that go on a kiosk (pyproject.toml): the Pi's, never headquarters'.
+EXTRAS = ("device",)
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[\s\[<>=!~;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def requirements() -> list[str]:
+    """The names of what the kiosk itself asks for on a Pi: its base list and EXTRAS."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project.get("optional-dependencies", {})
+    wanted = [*project["dependencies"], *(r for extra in EXTRAS for r in extras[extra])]
+    return sorted({_name(r) for r in wanted})
 
 
 # Wheels built here (the kiosk's, and pure-Python packages published only as source) carry
@@ -50,11 +68,11 @@ def _pip(*args: str) -> subprocess.CompletedProcess:
 
 
 def lock() -> Path:
-    """Resolve the kiosk's dependencies (not the test tools) into pinned name==version lines."""
+    """Resolve what a kiosk runs (the base list and EXTRAS) into pinned name==version lines."""
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         _pip("install", "-q", "--dry-run", "--ignore-installed", "--report", str(report),
-             str(ROOT))  # fmt: skip
+             f"{ROOT}[{','.join(EXTRAS)}]")  # fmt: skip
         resolved = json.loads(report.read_text())["install"]
     pins = sorted(
         f"{item['metadata']['name'].lower().replace('_', '-')}=={item['metadata']['version']}"
@@ -79,6 +97,14 @@ def _platforms(arch: str) -> list[str]:
 
 def _pins() -> list[str]:
     return [line.split()[0] for line in LOCK.read_text().splitlines() if "==" in line]
+
+
+def _check_lock() -> None:
+    """A lock older than pyproject.toml must not ship a kiosk that misses a package."""
+    locked = {pin.split("==")[0] for pin in _pins()}
+    missing = [name for name in requirements() if name not in locked]
+    if missing:
+        raise SystemExit(f"{LOCK.name} lacks {', '.join(missing)}: run ./dev lock.")
 
 
 def _fetch_wheels(arch: str, wheels: Path) -> None:
@@ -120,6 +146,7 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 def build(arch: str, out: Path) -> Path:
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    _check_lock()
     with tempfile.TemporaryDirectory() as tmp:
         wheels = Path(tmp) / "wheels"
         wheels.mkdir()

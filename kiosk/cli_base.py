@@ -10,6 +10,8 @@ from kiosk.config import Settings
 from kiosk.errors import ContentInvalid, KioskError
 
 pass_settings = click.make_pass_decorator(Settings)
+# What only headquarters' machines install (pyproject.toml's [hq] extra): a kiosk has none.
+HQ_PACKAGES = {"fabric", "paramiko", "invoke", "markdown_it", "mdurl", "nh3", "playwright"}
 
 
 def printable(text: str) -> str:
@@ -35,6 +37,15 @@ class KioskGroup(click.Group):
         except KioskError as exc:
             click.echo(f"Error: {printable(exc.message)}", err=True)
             sys.exit(exc.exit_code)
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] not in HQ_PACKAGES:
+                raise
+            click.echo(
+                f"Error: this command is headquarters' work and needs {exc.name}, which a "
+                "kiosk does not install. Run it where first-mile-kiosk[hq] is installed.",
+                err=True,
+            )
+            sys.exit(5)
 
 
 def trusted(settings: Settings, pubkeys: tuple[str, ...]):

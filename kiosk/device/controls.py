@@ -45,7 +45,11 @@ class StatusLight:
 
 
 class Controls:
-    """Buttons, lights and the motion sensor, wired to a page and to the kiosk's voice."""
+    """Buttons, lights and the motion sensor, wired to the open page and through it to the voice.
+
+    A press or a wave does what a touch would, and the page speaks for it (the chosen item, a
+    guide, the welcome) from the release's recordings.
+    """
 
     def __init__(
         self,

@@ -1,10 +1,10 @@
 """Sync with headquarters: signed releases come in, usage snapshots and a heartbeat go out.
 
 Over SSH, rsync moves only what changed (delta transfer, resumable with ``--partial`` and
-``--delay-updates``). The SSH options come from a fabric ``Connection`` (host, port, user, key
-files), with headquarters' host key pinned in a known_hosts file and BatchMode on, so a
-kiosk never asks a question nobody is there to answer and never trusts a key it has not been
-given. By USB stick the layout is the same, so one code path serves both.
+``--delay-updates``). The SSH options come from a ``Peer`` (host, port, user, key file),
+with headquarters' host key pinned in a known_hosts file and BatchMode on, so a kiosk never
+asks a question nobody is there to answer and never trusts a key it has not been given.
+By USB stick the layout is the same, so one code path serves both.
 
 Layout (headquarters' sync root, or the root of a USB stick)::
 
@@ -37,11 +37,11 @@ from kiosk.sync.state import (
     write_state,
 )
 from kiosk.sync.stick import StickRefused, path_checker, save_on_stick
-from kiosk.sync.transport import RSYNC_BASE, SyncFailed, Transfer, rsync, ssh_command
+from kiosk.sync.transport import RSYNC_BASE, Peer, SyncFailed, Transfer, rsync, ssh_command
 
-__all__ = ["HEARTBEAT", "MAX_BACKOFF", "RSYNC_BASE", "StickRefused", "SyncBusy", "SyncFailed",
-           "Transfer", "due", "heartbeat", "prepare_outbox", "pull", "push", "read_state",
-           "record", "rsync", "run", "ssh_command", "sync_over_ssh", "sync_usb",
+__all__ = ["HEARTBEAT", "MAX_BACKOFF", "RSYNC_BASE", "Peer", "StickRefused", "SyncBusy",
+           "SyncFailed", "Transfer", "due", "heartbeat", "prepare_outbox", "pull", "push",
+           "read_state", "record", "rsync", "run", "ssh_command", "sync_over_ssh", "sync_usb",
            "write_state"]  # fmt: skip
 
 
@@ -69,11 +69,9 @@ def _sentence(done: str | None, problem: str | None, sent: str | None, unsent: s
 
 def sync_over_ssh(settings, trusted, progress=False) -> str:
     """Pull the newest release, then push figures and heartbeat whatever the pull did."""
-    from fabric import Connection
 
-    def connection(key: str) -> Connection:
-        return Connection(settings.hq_host, user=settings.hq_user, port=settings.hq_port,
-                          connect_kwargs={"key_filename": [key]})  # fmt: skip
+    def connection(key: str) -> Peer:
+        return Peer(settings.hq_host, settings.hq_user, key, settings.hq_port)
 
     known = settings.hq_known_hosts
     done = problem = None

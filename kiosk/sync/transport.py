@@ -53,16 +53,33 @@ class Transfer:
         return self.sent + self.received
 
 
+@dataclass(frozen=True)
+class Peer:
+    """The other end of an SSH sync: what the ``ssh`` that rsync runs needs to know.
+
+    ``key`` is the one private key ssh offers (IdentitiesOnly). An empty ``user`` or a zero
+    ``port`` leaves the choice to ssh itself (its config, else the local user and port 22).
+    """
+
+    host: str
+    user: str
+    key: str | os.PathLike[str]
+    port: int = 22
+
+    @property
+    def remote(self) -> str:
+        """rsync's prefix for a path on this peer: ``user@host:``."""
+        return f"{self.user}@{self.host}:" if self.user else f"{self.host}:"
+
+
 def ssh_command(
-    conn, known_hosts: str | os.PathLike[str], timeout: int = DEFAULT_TIMEOUT
+    conn: Peer, known_hosts: str | os.PathLike[str], timeout: int = DEFAULT_TIMEOUT
 ) -> list[str]:
-    """The ``ssh`` that rsync runs, built from a fabric Connection: pinned key, no questions."""
-    keys = conn.connect_kwargs.get("key_filename") or []
-    if isinstance(keys, str | os.PathLike):  # fabric gives a list; accept one path as well
-        keys = [keys]
-    command = [
-        "ssh",
-        "-p", str(conn.port),
+    """The ``ssh`` that rsync runs: pinned host key, one key of our own, no questions."""
+    command = ["ssh"]
+    if conn.port:
+        command += ["-p", str(conn.port)]
+    command += [
         "-o", "BatchMode=yes",
         "-o", "IdentitiesOnly=yes",
         "-o", "StrictHostKeyChecking=yes",
@@ -72,9 +89,7 @@ def ssh_command(
         "-o", f"ServerAliveInterval={max(1, timeout // 3)}",
         "-o", "ServerAliveCountMax=3",
     ]  # fmt: skip
-    for key in keys:
-        command += ["-i", str(key)]
-    return command
+    return [*command, "-i", os.fspath(conn.key)]
 
 
 def _stats(output: str) -> Transfer:
@@ -129,7 +144,7 @@ def explain(stderr: str, code: int, what: str, peer: str, timeout: int, pinned: 
 
 
 def rsync(
-    conn,
+    conn: Peer | None,
     known_hosts: str | os.PathLike[str] | None,
     source: str,
     target: str,
@@ -141,7 +156,7 @@ def rsync(
     pinned: str = "",
     missing_ok: bool = False,
 ) -> Transfer:
-    """Run rsync, over SSH when ``conn`` is given (``:path`` names a remote path).
+    """Run rsync, over SSH to ``conn`` when given (``:path`` names a remote path there).
 
     ``what`` and ``peer`` name the copy and the other side in messages; ``pinned`` names
     where the host key is pinned. ``missing_ok`` accepts rsync's "some files were not
@@ -153,7 +168,7 @@ def rsync(
         command.append("--info=progress2")
     if conn is not None:
         command += ["-e", shlex.join(ssh_command(conn, known_hosts, timeout))]
-        remote = f"{conn.user}@{conn.host}:"
+        remote = conn.remote
         source = remote + source[1:] if source.startswith(":") else source
         target = remote + target[1:] if target.startswith(":") else target
     command += [source, target]

@@ -14,6 +14,7 @@ import pytest
 
 from kiosk.cli import main
 from kiosk.config import load_settings
+from kiosk.deploy import USER as PROVISIONED_USER
 from kiosk.device.services import render
 from kiosk.errors import SettingsError
 
@@ -25,9 +26,13 @@ def rendered(tmp_path):
     prefix = tmp_path / "prefix"
     prefix.mkdir()
     (prefix / "venv").symlink_to(ROOT / ".venv")
-    settings = load_settings(environ={}, data_dir=str(tmp_path / "data"),
-                             install_prefix=str(prefix), service_user="root",
-                             wifi_ssid="Biblioteca Tetitla")  # fmt: skip
+    # As on the device: the services' user is the unprivileged one provisioning makes (never
+    # root, which would hide a unit that needs root to do its work).
+    settings = load_settings(
+        environ={}, data_dir=str(tmp_path / "data"), install_prefix=str(prefix),
+        wifi_ssid="Biblioteca Tetitla",
+    )  # fmt: skip
+    assert settings.service_user == PROVISIONED_USER != "root"
     out = tmp_path / "root"
     for rel, text in render(settings).items():
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -72,6 +77,39 @@ def test_systemd_finds_nothing_wrong_with_the_units(rendered):
                  cwd=folder)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "kiosk-" not in result.stderr  # no warning about our files
+
+
+def service_section(unit: Path) -> list[tuple[str, str]]:
+    """The [Service] lines of a unit as (key, value), continuation lines joined, in order."""
+    lines, section = [], ""
+    for line in unit.read_text().replace("\\\n", " ").splitlines():
+        if line.startswith("["):
+            section = line
+        elif section == "[Service]" and "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            lines.append((key, value))
+    return lines
+
+
+def test_the_usb_stick_is_mounted_by_root_for_the_kiosks_user(rendered):
+    """Only root may mount: the mount unit runs as root, and the files on the stick are the
+    kiosk user's (uid=, gid=), so the sync that runs as that user can write its figures."""
+    folder = rendered / "etc/systemd/system"
+    mount = dict(service_section(folder / "kiosk-usb@.service"))
+    assert mount.get("User", "root") == "root" and mount.get("Group", "root") == "root"
+    assert mount.get("PrivateUsers", "no") == "no"  # root in its own namespace cannot mount
+    assert "CAP_SYS_ADMIN" in mount.get("CapabilityBoundingSet", "CAP_SYS_ADMIN")
+    mounts = [v for k, v in service_section(folder / "kiosk-usb@.service") if k == "ExecStart"]
+    options = re.findall(r"mount -t (\w+) -o (\S+) /dev/%I", " ".join(mounts))
+    assert [kind for kind, _ in options] == ["vfat", "exfat"]
+    for _kind, opts in options:
+        assert {f"uid={PROVISIONED_USER}", f"gid={PROVISIONED_USER}", "noexec", "nosuid",
+                "nodev"} <= set(opts.split(","))  # fmt: skip
+    sync = dict(service_section(folder / "kiosk-usb-sync@.service"))
+    assert (sync["User"], sync["Group"]) == (PROVISIONED_USER, PROVISIONED_USER)
+    for name in ("kiosk-web", "kiosk-proxy", "kiosk-display", "kiosk-sync"):
+        unit = dict(service_section(folder / f"{name}.service"))
+        assert (unit["User"], unit["Group"]) == (PROVISIONED_USER, PROVISIONED_USER), name
 
 
 def subcommands(group: click.Group, prefix=()) -> set[tuple[str, ...]]:

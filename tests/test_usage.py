@@ -336,7 +336,7 @@ def test_snapshot_never_reveals_a_cell_under_k_directly_or_by_subtraction(tables
         assert snapshot(other, "2026-11-25", "kiosk-1", k) == snap
 
 
-def test_snapshots_are_written_atomically_and_resending_replaces(tmp_path):
+def test_snapshots_keep_cells_under_k_on_the_device_and_resending_replaces(tmp_path):
     usage = Usage(tmp_path / "usage.db", start=False)
     for _ in range(6):
         usage.count_view("passport", "ne", "phone")
@@ -476,13 +476,68 @@ def test_stats_command_summarises_and_exports_csv(tmp_path):
     assert "Nothing has been counted yet" in empty.stdout
 
 
-def test_integrity_of_a_fresh_database(tmp_path):
-    usage = Usage(tmp_path / "u.db", start=False)
-    usage.count_page("phone")
-    usage.close()
-    con = sqlite3.connect(tmp_path / "u.db")
-    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    con.close()
+# Counts a page of each of 50 guides, flushes (52 rows in one transaction) and prints the total
+# once acknowledged. Nothing else uses the file meanwhile: a flush that fails is a fault, so it
+# says why and stops.
+COUNTER = """
+import sys
+from kiosk.usage import Usage
+
+usage, total = Usage(sys.argv[1], start=False), 0
+while True:
+    for n in range(50):
+        usage.count_view(f"guide-{n}", "ne", "phone")
+        usage.count_page("phone")
+    if not usage.flush():
+        sys.exit(f"a flush failed: {usage.last_error}")
+    total += 50
+    print(total, flush=True)
+"""
+
+
+def test_kill_9_mid_write_keeps_every_acknowledged_count_and_counting_goes_on(tmp_path):
+    """A power cut or a crash while the counts are written: what was acknowledged is on disk,
+    the file is sound, and the next start counts on in the same file."""
+    import signal
+    import sys
+
+    db = tmp_path / "usage.db"
+    on_disk = 0
+    for _round in range(6):  # each start reopens the file the last one was killed writing
+        child = subprocess.Popen(
+            [sys.executable, "-c", COUNTER, str(db)], cwd=ROOT,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            lines = [child.stdout.readline() for _ in range(20)]
+        finally:
+            child.send_signal(signal.SIGKILL)  # mid-write: it flushes all the time
+            child.wait(timeout=30)
+        lines += child.stdout.read().split()
+        error = child.stderr.read()
+        child.stdout.close()
+        child.stderr.close()
+        assert all(line.strip().isdigit() for line in lines), error
+        acknowledged = [int(line) for line in lines]
+        con = sqlite3.connect(db)
+        try:
+            assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            views, pages, hours = con.execute(
+                "SELECT (SELECT coalesce(sum(views), 0) FROM guide_day), "
+                "(SELECT coalesce(sum(pages), 0) FROM channel_day), "
+                "(SELECT coalesce(sum(pages), 0) FROM hour_day)"
+            ).fetchone()
+        finally:
+            con.close()
+        # All acknowledged counts kept; at most the one flush that committed before it could
+        # say so on top; and a flush is whole (as many pages as views, in both tables).
+        assert on_disk + acknowledged[-1] <= views <= on_disk + acknowledged[-1] + 50
+        assert pages == hours == views
+        on_disk = views
+    usage = Usage(db, start=False)
+    usage.count_view("guide-0", "ne", "phone")
+    assert usage.close() is True
+    assert sum(row["views"] for row in read_counts(db)["guide_day"]) == on_disk + 1
 
 
 def test_counts_waiting_for_the_disk_are_capped_and_what_is_dropped_is_counted(

@@ -6,6 +6,7 @@ import gzip
 import json
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,8 @@ def test_every_page_renders_with_safe_headers_and_no_outside_requests(client, ur
     assert response.status_code == 200, url
     for cookie in response.headers.getlist("Set-Cookie"):
         assert cookie.startswith("visit=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
-        assert "Max-Age" not in cookie or "Max-Age=0" in cookie  # a session cookie, or deleted
+        # A session cookie: a visit lasts while the browser is open, never longer (nor shorter).
+        assert "Max-Age" not in cookie and "Expires" not in cookie
     assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "no-referrer"
@@ -117,10 +119,13 @@ def test_screen_gets_qr_codes_and_idle_reset_phone_gets_downloads(client, app):
     assert "segno" not in phone and 'href="/ne/guide/passport/save.html"' in phone
 
 
-def test_wifi_name_is_escaped_in_the_qr_code(device_dir, keypair):
-    from kiosk.web.pages import wifi_escape
-
-    assert wifi_escape('Lib;rary "A"') == 'Lib\\;rary \\"A\\"'
+def test_wifi_name_is_escaped_in_the_qr_code(device_dir, keypair, usage):
+    """A ';' or '"' in the name would end the name early: the phone would join no network."""
+    settings = device_settings(device_dir, Path(f"{keypair[0]}.pub"), wifi_ssid='Lib;rary "A",1:')
+    screen = create_app(settings, usage=usage).test_client()
+    wifi = 'WIFI:S:Lib\\;rary \\"A\\"\\,1\\:;T:nopass;;'  # as a phone's camera reads it
+    assert qr_codes(text(get(screen, "/screen/ne/guide/passport", SCREEN)))[0] == wifi
+    assert set(qr_codes(text(get(screen, "/screen/attract", SCREEN)))) == {wifi}
 
 
 def test_screen_pages_are_only_for_the_kiosk_itself(client):
@@ -294,6 +299,31 @@ def test_probes_send_phones_to_the_portal_until_they_continue(client, path, prob
     assert other_phone.status_code == 302
 
 
+def test_a_phone_that_pressed_continue_is_told_it_is_online_only_for_a_while(app):
+    from kiosk.web.captive import OnlineClients
+
+    # On the device: online_minutes (30, README's settings table) after Continue.
+    assert app.extensions["kiosk.online"].seconds == 30 * 60
+    # The same, a few seconds long, to watch it end on the real clock.
+    window = 3.0
+    app.extensions["kiosk.online"] = online = OnlineClients(minutes=window / 60)
+    phone = app.test_client()
+    assert get(phone, "/generate_204").status_code == 302
+    assert phone.post("/portal/continue", environ_base=PHONE).status_code == 303
+    assert get(phone, "/generate_204").status_code == 204
+    time.sleep(window * 0.5)
+    assert get(phone, "/generate_204").status_code == 204  # still within its minutes
+    time.sleep(window * 0.5 + 0.3)
+    ended = get(phone, "/generate_204")
+    assert ended.status_code == 302 and ended.headers["Location"] == "http://10.42.0.1/portal"
+    assert len(online) == 0
+    other = {"REMOTE_ADDR": "10.42.0.99"}
+    assert phone.post("/portal/continue", environ_base=other).status_code == 303
+    assert list(online._until) == ["10.42.0.99"]  # the first phone's address is forgotten
+    assert phone.post("/portal/continue", environ_base=PHONE).status_code == 303
+    assert get(phone, "/generate_204").status_code == 204  # pressing Continue again: online
+
+
 def test_every_expected_probe_is_answered():
     paths = {p for p, _ in probes()}
     assert paths >= {
@@ -393,8 +423,6 @@ def test_a_release_that_expires_while_served_stops_being_shown(
         device_settings(tmp_path / "d", Path(f"{keypair[0]}.pub")), usage=usage
     ).test_client()
     assert client.get("/en/", environ_base=PHONE).status_code == 200
-    import time
-
     time.sleep(3.5)
     response = client.get("/en/", environ_base=PHONE)
     assert response.status_code == 503

@@ -6,6 +6,7 @@ live: on the booted VM of the system test (tests/system), never against a stand-
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from kiosk import deploy as fleet
+from kiosk.errors import KioskError
 from tests.sshd import SshServer
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -60,16 +62,18 @@ def test_a_kiosk_whose_host_key_is_not_the_pinned_one_is_refused(fleet_of_three,
     impostor = fleet.Kiosk("lib-a", "127.0.0.1", server.port, server.user, kiosks[0].key,
                            str(wrong))  # fmt: skip
     [(_name, ok, message)] = fleet.rollout([impostor], whoami)
-    assert not ok and "key" in message.lower(), message
+    assert not ok and "does not match" in message, message  # the pinned key, not another
     unpinned = tmp_path / "empty_known_hosts"
     unpinned.write_text("")
     stranger = fleet.Kiosk("lib-a", "127.0.0.1", server.port, server.user, kiosks[0].key,
                            str(unpinned))  # fmt: skip
     [(_, ok, message)] = fleet.rollout([stranger], whoami)
-    assert not ok, message  # an unknown host key is never added on trust
+    # Refused for its key (not for anything else), and the key is never added on trust.
+    assert not ok and "not found in known_hosts" in message, message
+    assert unpinned.read_text() == ""
 
 
-def test_the_artifact_pins_every_package_with_its_hash(tmp_path):
+def test_the_artifact_pins_every_package_with_its_hash_and_is_the_same_built_again(tmp_path):
     built = subprocess.run(
         [sys.executable, str(ROOT / "deploy" / "artifact.py"), "build", "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=600, check=False,
@@ -77,11 +81,16 @@ def test_the_artifact_pins_every_package_with_its_hash(tmp_path):
     assert built.returncode == 0, built.stderr[-2000:]
     path = Path(built.stdout.strip())
     with tarfile.open(path) as tar:
-        names = tar.getnames()
+        wheels = {Path(n).name: tar.extractfile(n).read() for n in tar.getnames()
+                  if n.startswith("wheels/")}  # fmt: skip
         lock = tar.extractfile("install.lock").read().decode().splitlines()
         meta = json.loads(tar.extractfile("artifact.json").read())
-    wheels = [n for n in names if n.startswith("wheels/")]
-    assert len(lock) == len(wheels) and all("--hash=sha256:" in line for line in lock)
+    # What pip --require-hashes checks on the kiosk: each wheel's name, version and bytes.
+    shipped_wheels = {
+        "{}=={}".format(name.split("-")[0].lower().replace("_", "-"), name.split("-")[1]):
+        hashlib.sha256(data).hexdigest() for name, data in wheels.items()
+    }  # fmt: skip
+    assert dict(line.split(" --hash=sha256:") for line in lock) == shipped_wheels
     pinned = {line.split("==")[0] for line in (ROOT / "deploy/requirements.lock").read_text()
               .splitlines() if "==" in line}  # fmt: skip
     shipped = {line.split("==")[0] for line in lock}
@@ -97,9 +106,9 @@ def test_the_artifact_pins_every_package_with_its_hash(tmp_path):
 def test_inventory_mistakes_are_explained(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[[kiosk]]\nname = "x"\nhost = "h"\ncolour = "blue"\n')
-    with pytest.raises(Exception, match="unknown or missing field"):
+    with pytest.raises(KioskError, match="unknown or missing field"):
         fleet.read_inventory(bad)
     empty = tmp_path / "empty.toml"
     empty.write_text("")
-    with pytest.raises(Exception, match="lists no"):
+    with pytest.raises(KioskError, match="lists no"):
         fleet.read_inventory(empty)

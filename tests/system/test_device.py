@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -25,7 +26,15 @@ from tests.system.conftest import DEVICE, SSID, Device, fab, kiosk
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 KIOSK_IP = "10.42.0.1"
-SCREENSHOT = ROOT / "docs" / "screenshots" / "system-screen.png"
+# The booted device's screen as QEMU sees it; an arm64 run (./dev system-test --arch arm64)
+# keeps its own picture.
+_ARCH = os.environ.get("KIOSK_SYSTEM_ARCH", "amd64")
+SCREENSHOT = (
+    ROOT
+    / "docs"
+    / "screenshots"
+    / ("system-screen.png" if _ARCH == "amd64" else f"system-screen-{_ARCH}.png")
+)
 
 
 def wait_for(what: str, check, timeout: float, every: float = 2.0):

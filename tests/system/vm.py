@@ -143,8 +143,11 @@ class VM:
             "-display", "none", "-serial", f"file:{self.console}",
             "-qmp", f"unix:{qmp_path},server=on,wait=off",
         ]  # fmt: skip
-        # The screen of the official 7" touchscreen: 800×480.
-        screen = "VGA,edid=on,xres=800,yres=480" if self.arch == "amd64" else "ramfb"
+        # The screen of the official 7" touchscreen: 800×480. On arm64 a virtio GPU: the Pi's
+        # screen is a DRM device too, and ramfb (used before) is only a firmware framebuffer
+        # that a kernel booted directly never sees, so X found no screen at all.
+        screen = ("VGA,edid=on,xres=800,yres=480" if self.arch == "amd64"
+                  else "virtio-gpu-pci,xres=800,yres=480")  # fmt: skip
         args += ["-device", screen]
         self.booted_at = time.monotonic()
         with open(self.work / "qemu.err", "ab") as errors:

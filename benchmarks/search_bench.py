@@ -38,6 +38,7 @@ from kiosk.releases.manifest import (  # noqa: E402
 )
 from kiosk.speech import Speaker  # noqa: E402
 from kiosk.web import create_app  # noqa: E402
+from kiosk.web.state import kiosk_of  # noqa: E402
 
 
 def main() -> None:
@@ -59,7 +60,7 @@ def main() -> None:
             f"/{lang}/search?q={rng.choice(SEARCH_WORDS)}" for lang in langs for _ in range(400)
         ]
         rng.shuffle(urls)
-        release = app.extensions["kiosk.library"].release()
+        release = kiosk_of(app).library.release()
         for label, size in (("drawn every time", 0), ("kept per release (512)", 512)):
             release.searches.size = size
             for url in urls[:50]:  # warm: the release loaded, the search index opened once

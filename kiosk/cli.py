@@ -102,8 +102,9 @@ def serve(
     app = create_app(settings, usage=usage)
     _quiet_server_logs()
     proxy: dict = {}
+    front_counts = None
     if proxied:
-        _follow_for_front(app, data / "www", counts_socket)
+        front_counts = _follow_for_front(app, data / "www", counts_socket)
         # Only nginx on this device connects from 127.0.0.1 with the header, and it sets it to
         # the phone's own address (the captive portal's "Continue" is per phone, in memory).
         proxy = {"trusted_proxy": "127.0.0.1", "trusted_proxy_headers": {"x-forwarded-for"},
@@ -135,6 +136,8 @@ def serve(
     except KeyboardInterrupt:
         pass
     finally:
+        if front_counts is not None:
+            front_counts.drain()  # the pages nginx sent in the last moments count too
         # What was counted is written before the process ends, and the message says whether.
         if usage.close():
             click.echo("Stopped; counts saved.", err=True)
@@ -175,28 +178,29 @@ def stats(settings: Settings, days: int, as_csv: bool, snapshots: bool) -> None:
             click.echo(f"wrote {path}", err=True)
 
 
-def _follow_for_front(app, www: Path, counts_socket: str | None) -> None:
+def _follow_for_front(app, www: Path, counts_socket: str | None):
     """Keep <data_dir>/www equal to the live release (its files, the app's CSS and JS, the
-    phone pages drawn once) for nginx, and count the pages nginx sends by itself."""
+    phone pages drawn once) for nginx, and count the pages nginx sends by itself (the
+    receiver is returned, to be drained as the app stops)."""
     from kiosk.errors import ReleaseNotFound
     from kiosk.web import front
     from kiosk.web.common import STATIC, static_version
     from kiosk.web.counting import listen_to_front
+    from kiosk.web.state import kiosk_of
 
     app.config["KIOSK_PROXIED"] = True
-    library = app.extensions["kiosk.library"]
+    library = kiosk_of(app).library
     pages = front.Pages(app, www)
     library.listeners.append(lambda release: front.publish_release(www, release))
     library.listeners.append(pages.stale)
-    app.extensions["kiosk.pages_changed"] = [pages.stale]
+    kiosk_of(app).pages_changed = [pages.stale]
     front.publish_static(www, STATIC, static_version())
     # Loading the live release tells the listeners above, whether it verifies or not (then
     # they empty www/media): no separate first publish.
     with contextlib.suppress(ReleaseNotFound):
         library.release()
-    if counts_socket:
-        listen_to_front(app, Path(counts_socket))
     pages.run()
+    return listen_to_front(app, Path(counts_socket)) if counts_socket else None
 
 
 class _OncePerMinute(logging.Filter):

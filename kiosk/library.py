@@ -54,6 +54,15 @@ class Word(str):
 
 @dataclass(frozen=True)
 class Guide:
+    """A guide as a kiosk shows it: one entry of a verified release's catalog.json.
+
+    The build (kiosk.releases.build) writes that entry from a ``kiosk.releases.source.
+    SourceGuide``, the guide as written in the content folder. Here ``text`` is each
+    language's rendered entry (title, summary and sections as text and HTML, audio, timings,
+    sections gone stale), not the Markdown; ``icon`` is a path in the release
+    (icons/<name>.svg), not an icon's name. Read only, frozen.
+    """
+
     id: str
     icon: str
     order: int

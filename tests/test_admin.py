@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from kiosk.admin import Auth
 from kiosk.cli import main
 from kiosk.web import create_app
+from kiosk.web.state import kiosk_of
 from tests.conftest import device_settings
 
 SCREEN = {"REMOTE_ADDR": "127.0.0.1"}
@@ -146,7 +147,7 @@ def test_sign_out_ends_the_session_for_good(admin_app):
 
 def test_idle_session_expires(admin_app):
     client, _ = signed_in(admin_app)
-    sessions = admin_app.extensions["kiosk.admin_sessions"]
+    sessions = kiosk_of(admin_app).admin_sessions
     real = sessions.clock
     sessions.clock = lambda: real() + 16 * 60
     response = client.get("/admin/dashboard", environ_base=SCREEN)
@@ -169,7 +170,7 @@ def test_csrf_missing_wrong_other_session_and_foreign_origin_are_refused(admin_a
     ok = client.post("/admin/notices", data={**notice, "csrf": token},
                      headers={"Origin": "http://localhost"}, environ_base=SCREEN)  # fmt: skip
     assert ok.status_code == 303
-    assert len(Auth(admin_app.extensions["kiosk.settings"].data_dir).notices()) == 1
+    assert len(Auth(kiosk_of(admin_app).settings.data_dir).notices()) == 1
 
 
 def test_every_admin_response_carries_the_protective_headers(admin_app):
@@ -294,7 +295,7 @@ def test_bad_notice_input_is_refused_clearly(admin_app, field, value, status):
     data[field] = value
     response = client.post("/admin/notices", data=data, environ_base=SCREEN)
     assert response.status_code == status
-    assert Auth(admin_app.extensions["kiosk.settings"].data_dir).notices() == []
+    assert Auth(kiosk_of(admin_app).settings.data_dir).notices() == []
 
 
 @pytest.mark.parametrize(
@@ -318,7 +319,7 @@ def test_bad_settings_are_refused_and_nothing_changes(admin_app, field, value, s
     data[field] = value
     response = client.post("/admin/settings", data=data, environ_base=SCREEN)
     assert response.status_code == status
-    folder = Path(admin_app.extensions["kiosk.settings"].data_dir)
+    folder = Path(kiosk_of(admin_app).settings.data_dir)
     assert not (folder / "device-settings.json").exists()
 
 
@@ -346,8 +347,8 @@ def test_settings_are_saved_applied_and_escaped(admin_app, device, keypair, usag
     dashboard = client.get("/admin/dashboard", environ_base=SCREEN).get_data(as_text=True)
     assert "&lt;b&gt;" in dashboard and "<b>" not in dashboard.split('id="s-ssid"')[1][:200]
     restarted = new_app(device, keypair, usage)  # the librarian's choices survive a restart
-    assert restarted.extensions["kiosk.settings"].idle_seconds == 45
-    assert restarted.extensions["kiosk.settings"].admin_over_hotspot is True
+    assert kiosk_of(restarted).settings.idle_seconds == 45
+    assert kiosk_of(restarted).settings.admin_over_hotspot is True
 
 
 def test_usb_install_rollback_and_export(usb_app, tmp_path, keypair, fixture_release):
@@ -554,7 +555,7 @@ def test_every_admin_path_and_method_is_the_same_404_as_an_unknown_page_to_phone
 
 def fake_clock(app):
     """Move the app's session clock by hand: returns a list whose one item is the offset."""
-    sessions = app.extensions["kiosk.admin_sessions"]
+    sessions = kiosk_of(app).admin_sessions
     real, offset = sessions.clock, [0.0]
     sessions.clock = lambda: real() + offset[0]
     return offset
@@ -562,7 +563,7 @@ def fake_clock(app):
 
 def test_cookieless_requests_cannot_pile_up_sessions(admin_app):
     librarian, _ = signed_in(admin_app)
-    sessions = admin_app.extensions["kiosk.admin_sessions"]
+    sessions = kiosk_of(admin_app).admin_sessions
     stranger = admin_app.test_client(use_cookies=False)
     for _ in range(1000):
         assert stranger.get("/admin/", environ_base=SCREEN).status_code == 200
@@ -603,7 +604,7 @@ def test_a_screen_session_ends_when_the_screen_is_left_alone(device, keypair, us
 
 def test_the_screen_page_keeps_a_working_librarian_signed_in(admin_app):
     """Typing a long notice makes no request; the page says "still here" while touched."""
-    idle = admin_app.extensions["kiosk.settings"].idle_seconds
+    idle = kiosk_of(admin_app).settings.idle_seconds
     screen, _ = signed_in(admin_app, SCREEN)
     offset = fake_clock(admin_app)
     for _ in range(5):
@@ -647,7 +648,7 @@ def test_bidi_controls_never_reach_the_screen(admin_app, lang):
     print(f"bidi controls on the pages: {len(reached)} of {len(BIDI)}")
     assert reached == []
     assert "Room 12 today;  end" in pages[0]
-    stored = Auth(admin_app.extensions["kiosk.settings"].data_dir).notices()
+    stored = Auth(kiosk_of(admin_app).settings.data_dir).notices()
     assert [n["text"] for n in stored] == ["Room 12 today;  end"]  # what the voice read
 
 
@@ -656,7 +657,7 @@ def test_a_notice_of_only_bidi_controls_is_refused(admin_app):
     notice = {"text": BIDI, "lang": "en", "start": "2020-01-01", "end": "2099-12-31"}
     response = client.post("/admin/notices", data={"csrf": token, **notice}, environ_base=SCREEN)
     assert response.status_code == 400
-    assert Auth(admin_app.extensions["kiosk.settings"].data_dir).notices() == []
+    assert Auth(kiosk_of(admin_app).settings.data_dir).notices() == []
 
 
 def test_a_notice_saved_before_the_upgrade_shows_without_bidi_controls(device):
@@ -869,3 +870,105 @@ def test_only_the_notice_form_takes_a_large_body(admin_app):
     client, token = signed_in(admin_app)
     big = {"csrf": token, "k": "x" * 100_000}
     assert client.post("/admin/settings", data=big, environ_base=SCREEN).status_code == 413
+
+
+# ---------------------------------------------------------------- issue 13: mutation survivors
+
+
+def test_sessions_keep_the_cap_and_sweep_only_the_idle():
+    """Sessions, in memory, on their own clock: the caps are exact and only idle ones go."""
+    from kiosk.web.admin_sessions import MAX_WAITING, Sessions
+
+    now = [0.0]
+    sessions = Sessions(idle_seconds=100, lifetime_seconds=1000, clock=lambda: now[0])
+    first = sessions.new("screen", "en", signed_in=True)
+    now[0] = 50
+    second = sessions.new("screen", "en", signed_in=True)
+    waiting = sessions.new("hotspot", "en")
+    now[0] = 60
+    sessions.new("screen", "en")  # someone else opens the sign-in page: nobody is swept
+    assert sessions.get(first.token, "screen") is first
+    assert sessions.get(waiting.token, "hotspot") is waiting
+    now[0] = 60 + 100.5  # the oldest is idle now; making a new one sweeps it
+    third = sessions.new("screen", "en", signed_in=True)
+    assert sessions.get(second.token, "screen") is None  # idle since 50
+    assert sessions.get(third.token, "screen") is third
+    capped = Sessions(idle_seconds=100, lifetime_seconds=1000, clock=lambda: 0.0, max_signed_in=2)
+    a, b = capped.new("screen", "en", True), capped.new("screen", "en", True)
+    assert capped.get(a.token, "screen") is a and capped.get(b.token, "screen") is b
+    c = capped.new("screen", "en", True)
+    assert len(capped) == 2 and capped.get(a.token, "screen") is None
+    assert capped.get(c.token, "screen") is c
+    pages = Sessions(idle_seconds=100, lifetime_seconds=1000, clock=lambda: 0.0)
+    opened = [pages.new("hotspot", "en") for _ in range(MAX_WAITING)]
+    assert len(pages) == MAX_WAITING and pages.get(opened[0].token, "hotspot") is opened[0]
+
+
+def test_ending_a_session_ends_a_waiting_one_too_and_its_csrf_token_is_worthless():
+    from kiosk.web.admin_sessions import Sessions, post_allowed
+
+    sessions = Sessions(idle_seconds=100, lifetime_seconds=1000, clock=lambda: 0.0)
+    page = sessions.new("screen", "en")
+    assert post_allowed(sessions.get(page.token, "screen"), page.csrf, None, "kiosk")
+    sessions.end(page.token)
+    assert sessions.get(page.token, "screen") is None and len(sessions) == 0
+    assert not post_allowed(sessions.get(page.token, "screen"), page.csrf, None, "kiosk")
+
+
+def test_a_post_from_another_site_or_with_another_token_is_refused():
+    from kiosk.web.admin_sessions import Sessions, post_allowed
+
+    session = Sessions(100, 1000).new("screen", "en", signed_in=True)
+    assert post_allowed(session, session.csrf, "http://kiosk", "kiosk")
+    assert post_allowed(session, session.csrf, None, "kiosk")  # no Origin: the token decides
+    assert not post_allowed(session, session.csrf, "http://evil.example", "kiosk")
+    assert not post_allowed(session, session.csrf, "null", "kiosk")
+    assert not post_allowed(session, "x" + session.csrf[1:], None, "kiosk")
+    assert not post_allowed(None, session.csrf, None, "kiosk")
+
+
+def test_sign_in_answers_a_wrong_password_with_a_redirect_and_the_page_in_the_chosen_language(
+    admin_app,
+):
+    client = admin_app.test_client()
+    wrong = sign_in(client, password="not the password")
+    assert (wrong.status_code, wrong.headers["Location"]) == (303, "/admin/?m=wrong")
+    page = client.get(wrong.headers["Location"], environ_base=SCREEN).get_data(as_text=True)
+    assert '<html lang="en"' in page
+    nepali = admin_app.test_client().get("/admin/?lang=ne", environ_base=SCREEN)
+    assert '<html lang="ne"' in nepali.get_data(as_text=True)
+    unknown = admin_app.test_client().get("/admin/?lang=es", environ_base=SCREEN)
+    assert '<html lang="en"' in unknown.get_data(as_text=True)
+
+
+def test_ending_a_session_after_its_lifetime_however_busy():
+    """The absolute limit counts from when the session was made, not from the clock's zero."""
+    from kiosk.web.admin_sessions import Sessions
+
+    now = [5000.0]
+    sessions = Sessions(idle_seconds=100, lifetime_seconds=1000, clock=lambda: now[0])
+    busy = sessions.new("screen", "en", signed_in=True)
+    while now[0] < 5990:
+        now[0] += 90  # never idle for long
+        assert sessions.get(busy.token, "screen") is busy
+    now[0] = 6000.5
+    assert sessions.get(busy.token, "screen") is None and len(sessions) == 0
+
+
+def test_when_the_sessions_are_full_the_one_left_alone_longest_goes_not_the_one_in_use():
+    """The librarian at the screen keeps working when another sign-in fills the table: the
+    session evicted is the one seen least recently, not the one made first."""
+    from kiosk.web.admin_sessions import Sessions
+
+    now = [0.0]
+    sessions = Sessions(idle_seconds=100, lifetime_seconds=1000, clock=lambda: now[0],
+                        max_signed_in=2)  # fmt: skip
+    working = sessions.new("screen", "en", signed_in=True)
+    now[0] = 1
+    left = sessions.new("phone", "en", signed_in=True)
+    now[0] = 2
+    assert sessions.get(working.token, "screen") is working  # still in use
+    now[0] = 3
+    sessions.new("phone", "ne", signed_in=True)
+    assert sessions.get(working.token, "screen") is working
+    assert sessions.get(left.token, "phone") is None

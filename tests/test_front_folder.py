@@ -10,6 +10,7 @@ from kiosk.errors import ReleaseNotFound
 from kiosk.library import Library
 from kiosk.releases.install import ReleaseStore
 from kiosk.web import front
+from kiosk.web.state import kiosk_of
 from tests.conftest import device_settings
 
 
@@ -35,7 +36,7 @@ def test_waiting_for_a_first_release_costs_nothing(tmp_path, keypair, usage):
     app = create_app(device_settings(tmp_path, f"{keypair[0]}.pub"), usage=usage)
     www = tmp_path / "www"
     pages = front.Pages(app, www)
-    library = app.extensions["kiosk.library"]
+    library = kiosk_of(app).library
     library.listeners.append(lambda release: front.publish_release(www, release))
     library.listeners.append(pages.stale)
     looks = []
@@ -93,3 +94,54 @@ def test_every_page_the_front_server_reports_is_counted_once_and_nothing_else(
             break
         time.sleep(0.1)
     assert (views, pages) == (300, 301)
+
+
+def test_pages_reported_as_the_app_stops_are_counted(tmp_path, fixture_release, keypair, usage):
+    """Reports gather for a while before the receiver wakes; stopping the app (systemd's stop,
+    a new version) first counts what is waiting, so the last moments' pages are not lost."""
+    import socket
+    import sqlite3
+
+    from kiosk.web import create_app
+    from kiosk.web.counting import listen_to_front
+
+    ReleaseStore(tmp_path).install(fixture_release, [keypair[1]])
+    app = create_app(device_settings(tmp_path, f"{keypair[0]}.pub"), usage=usage)
+    path = tmp_path / "counts.sock"
+    front = listen_to_front(app, path, settle=30)  # it would not wake for 30 s by itself
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+        sender.connect(str(path))
+        for i in range(8):  # fewer than Linux's default queue of 10: sending never waits
+            report = f"<190>Dec  3 03:00:00 kiosk kiosk: GET /en/guide/passport 200 v{i}"
+            sender.send(report.encode())
+    time.sleep(0.2)  # the first report has woken the thread, which now waits
+    front.drain()
+    usage.flush()
+    db = sqlite3.connect(tmp_path / "usage.db")
+    assert db.execute("select sum(views) from guide_day").fetchone()[0] == 8
+    db.close()
+
+
+def test_drawing_the_pages_readies_each_languages_search_and_counts_nothing(
+    tmp_path, fixture_release, keypair, usage
+):
+    """A language's first search sets things up (its stemmer, its words' keys, the page's
+    template): on a Pi's CPU that held every phone up for a second after each start. The
+    thread that draws the pages searches once in each language first, as nobody."""
+    import sqlite3
+
+    from kiosk.web import create_app
+
+    ReleaseStore(tmp_path).install(fixture_release, [keypair[1]])
+    app = create_app(device_settings(tmp_path, f"{keypair[0]}.pub"), usage=usage)
+    release = kiosk_of(app).library.release()
+    assert "search.html" not in {name for _, name in app.jinja_env.cache}
+    assert front.Pages(app, tmp_path / "www").refresh() > 0
+    assert len(release.searches) == len(release.languages)  # one result page each, kept
+    assert "search.html" in {name for _, name in app.jinja_env.cache}
+    usage.flush()
+    db = sqlite3.connect(tmp_path / "usage.db")
+    tables = [name for (name,) in db.execute("select name from sqlite_master where type='table'")]
+    counted = {t: db.execute(f"select count(*) from {t}").fetchone()[0] for t in tables}  # noqa: S608
+    db.close()
+    assert not any(counted.values()), counted

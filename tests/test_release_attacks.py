@@ -292,3 +292,77 @@ def test_the_writer_refuses_the_versions_the_reader_refuses(tmp_path, keypair, s
     assert not (tmp_path / "out").exists()
     with pytest.raises(KioskError, match="not one a build writes"):
         make_release(tmp_path / "r", keypair[0], 10**15)
+
+
+# ---------------------------------------------------------------- issue 13: mutation survivors
+
+
+def test_a_manifest_that_is_a_link_or_a_fifo_is_refused_without_waiting(tmp_path, keypair):
+    import threading
+
+    from kiosk.errors import ReleaseRejected
+    from kiosk.releases.manifest import read_manifest
+
+    good = make_release(tmp_path / "good", keypair[0], 9)
+    linked = make_release(tmp_path / "linked", keypair[0], 9)
+    (linked / MANIFEST).unlink()
+    (linked / MANIFEST).symlink_to(good / MANIFEST)  # signed bytes, read through a link
+    with pytest.raises(ReleaseRejected, match=r"manifest\.json is not a plain file"):
+        read_manifest(linked, [keypair[1]])
+    piped = make_release(tmp_path / "piped", keypair[0], 9)
+    (piped / SIGNATURE).unlink()
+    os.mkfifo(piped / SIGNATURE)  # opening a FIFO to read waits for a writer, for ever
+    outcome: list = []
+
+    def read() -> None:
+        try:
+            read_manifest(piped, [keypair[1]])
+        except ReleaseRejected as exc:
+            outcome.append(str(exc))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(10)
+    if reader.is_alive():  # let the stuck reader go before failing
+        os.close(os.open(piped / SIGNATURE, os.O_WRONLY | os.O_NONBLOCK))
+    assert outcome == ["The release's manifest.sig is not a plain file."]
+
+
+def test_text_from_a_release_is_cut_to_its_limit_and_marked():
+    from kiosk.releases.manifest import shown
+
+    assert shown("x" * 80) == "x" * 80
+    assert shown("x" * 81) == "x" * 79 + "…" and len(shown("y" * 500, 40)) == 40
+    assert shown("z" * 500, None) == "z" * 500
+
+
+def test_a_name_too_long_for_a_stick_or_a_path_too_long_for_the_kiosk_is_refused():
+    from kiosk.errors import ReleaseRejected
+    from kiosk.releases.manifest import check_path
+
+    assert check_path("a" * 255) == "a" * 255
+    assert check_path("/".join(["b" * 200] * 5)) == "/".join(["b" * 200] * 5)  # 1,004
+    for rel in ("a" * 256, "/".join(["b" * 200] * 6)):  # one name of 256; a path of 1,205
+        with pytest.raises(ReleaseRejected, match="too long"):
+            check_path(rel)
+
+
+def test_a_release_versioned_at_its_own_creation_second_with_an_empty_file_is_read(
+    tmp_path, keypair
+):
+    """What the build writes by default: version = creation time as YYYYMMDDHHMMSS."""
+    import datetime as dt
+
+    from kiosk.releases.manifest import verify_release, write_manifest
+
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "catalog.json").write_bytes(b"{}\n")
+    (root / "empty.txt").write_bytes(b"")  # an empty file is a file like any other
+    created = dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
+    write_manifest(
+        root, 20260304050607, created, created + dt.timedelta(days=30), load_private_key(keypair[0])
+    )
+    manifest = verify_release(root, [keypair[1]], now=created + dt.timedelta(days=1))
+    assert manifest.version == 20260304050607
+    assert {e["path"]: e["size"] for e in manifest.files} == {"catalog.json": 3, "empty.txt": 0}

@@ -559,3 +559,139 @@ def test_counts_waiting_for_the_disk_are_capped_and_what_is_dropped_is_counted(
         counter.close()
     views = {row["guide"]: row["views"] for row in counts["guide_day"]}
     assert views.get("a") == 2 and "e" not in views
+
+
+# ---------------------------------------------------------------- issue 13: mutation survivors
+
+
+def test_k_visits_a_failed_term_reaches_the_disk_at_k_distinct_visits_counted_once_each(
+    tmp_path,
+):
+    """Straight through Usage and real SQLite: a term one visit typed never reaches the disk."""
+    day = dt.datetime(2026, 3, 4, 10, 0)
+    usage = Usage(tmp_path / "usage.db", start=False, now=lambda: day, k=3)
+    try:
+        for visit in ("a", "a", "a", "b", "b"):
+            usage.count_search("en", "phone", False, "surname", visit)
+        usage.count_search("en", "phone", True, "surname", "c")  # found: the term is not kept
+        usage.count_search("en", "phone", False, "surname", None)  # no visit: not counted
+        usage.count_search("en", "phone", False, "", "d")  # nothing typed: not counted
+        assert usage.flush()
+        counts = read_counts(tmp_path / "usage.db")
+        assert counts["unmet_week"] == []
+        assert counts["language_day"] == [
+            {
+                "day": "2026-03-04",
+                "lang": "en",
+                "channel": "phone",
+                "choices": 0,
+                "searches_found": 1,
+                "searches_missed": 7,
+            }
+        ]
+        usage.count_search("en", "phone", False, "surname", "c")  # the third visit: k
+        usage.count_search("en", "phone", False, "surname", "a")  # again: still three visits
+        assert usage.flush()
+        assert [r["searches"] for r in read_counts(tmp_path / "usage.db")["unmet_week"]] == [3]
+        usage.count_search("en", "phone", False, "surname", "e")
+        assert usage.flush()
+        assert [r["searches"] for r in read_counts(tmp_path / "usage.db")["unmet_week"]] == [4]
+    finally:
+        usage.close()
+
+
+def test_counts_wait_while_the_database_cannot_be_opened_and_are_written_after(
+    tmp_path,
+):
+    (tmp_path / "usage.db").mkdir()  # something in the way: SQLite cannot open the file
+    usage = Usage(tmp_path / "usage.db", start=False)
+    try:
+        usage.count_view("passport", "ne", "phone")
+        usage.count_view("passport", "ne", "phone")
+        assert usage.flush() is False
+        health = usage.health()
+        assert health["failures"] == 1 and health["waiting"] == 2 and health["dropped"] == 0
+        assert "cannot be written" in health["last_error"]
+        (tmp_path / "usage.db").rmdir()
+        usage.count_view("passport", "ne", "phone")
+        assert usage.flush() is True
+        assert usage.health() == {"failures": 1, "dropped": 0, "waiting": 0, "last_error": None}
+        rows = read_counts(tmp_path / "usage.db")["guide_day"]
+        assert [r["views"] for r in rows] == [3]
+    finally:
+        usage.close()
+
+
+def test_a_damaged_database_is_described_and_nothing_counted_is_lost(tmp_path):
+    (tmp_path / "usage.db").write_bytes(b"this is not a database file at all " * 200)
+    usage = Usage(tmp_path / "usage.db", start=False)
+    try:
+        usage.count_page("phone")
+        assert usage.flush() is False
+        assert "damaged" in usage.health()["last_error"] and usage.health()["waiting"] == 2
+    finally:
+        usage.close()
+
+
+def test_close_writes_what_the_running_thread_has_not(tmp_path):
+    usage = Usage(tmp_path / "usage.db", flush_seconds=3600)
+    usage.count_visit("screen")
+    assert usage.close() is True
+    assert not usage._thread.is_alive()
+    rows = read_counts(tmp_path / "usage.db")["channel_day"]
+    assert [(r["channel"], r["visits"]) for r in rows] == [("screen", 1)]
+
+
+def test_snapshots_default_to_today(tmp_path):
+    usage = Usage(tmp_path / "usage.db", start=False)
+    for _ in range(5):
+        usage.count_view("passport", "ne", "phone")
+    usage.close()
+    paths = write_snapshots(tmp_path / "usage.db", tmp_path / "outbox", "kiosk-7", 5)
+    assert paths[-1].name == f"usage-{dt.date.today().isoformat()}.json"
+    assert write_snapshots(tmp_path / "none.db", tmp_path / "outbox", "kiosk-7", 5) == []
+
+
+def test_every_counter_lands_in_its_own_cell(tmp_path):
+    now = dt.datetime(2026, 3, 4, 15, 30)
+    usage = Usage(tmp_path / "usage.db", start=False, now=lambda: now)
+    try:
+        usage.count_page("phone")
+        usage.count_visit("phone")
+        usage.count_view("passport", "ne", "phone")
+        usage.count_listen("passport", "ne", "phone", finished=False)
+        usage.count_listen("passport", "ne", "phone", finished=True)
+        usage.count_helpful("passport", "ne", "phone", helpful=True)
+        usage.count_helpful("passport", "ne", "phone", helpful=False)
+        usage.count_helpful("passport", "ne", "phone", helpful=False)
+        usage.count_language("ne", "screen")
+        assert usage.health()["waiting"] == 10  # a page counts by channel and by hour
+        assert usage.flush() and usage.health()["waiting"] == 0
+        counts = read_counts(tmp_path / "usage.db")
+    finally:
+        usage.close()
+    day = "2026-03-04"
+    assert counts["channel_day"] == [{"day": day, "channel": "phone", "pages": 1, "visits": 1}]
+    assert counts["hour_day"] == [{"day": day, "hour": 15, "pages": 1}]
+    guide = counts["guide_day"][0]
+    assert (guide["views"], guide["listens_started"], guide["listens_finished"]) == (1, 1, 1)
+    assert (guide["helpful_yes"], guide["helpful_no"]) == (1, 2)
+    assert [(r["lang"], r["channel"], r["choices"]) for r in counts["language_day"]] == [
+        ("ne", "screen", 1)
+    ]
+
+
+def test_a_quiet_kiosk_still_writes_its_snapshots(tmp_path):
+    """A flush with nothing waiting has written everything there is: the background thread
+    goes on to the snapshot that headquarters' figures come from (a kiosk nobody visited for
+    a while must still send its snapshot home)."""
+    import threading
+
+    written = threading.Event()
+    usage = Usage(tmp_path / "usage.db", flush_seconds=0.05, snapshots=written.set,
+                  snapshot_seconds=0)  # fmt: skip
+    try:
+        assert usage.flush() is True  # nothing counted yet: nothing failed
+        assert written.wait(5), "no snapshot was written while nothing was counted"
+    finally:
+        usage.close()

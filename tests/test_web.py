@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kiosk.web import create_app
+from kiosk.web.state import kiosk_of
 from tests.conftest import device_settings, qr_codes
 
 PHONE = {"REMOTE_ADDR": "10.42.0.23"}
@@ -110,8 +111,8 @@ def test_text_only_language_says_so_and_has_no_players(client):
 
 def test_screen_gets_qr_codes_and_idle_reset_phone_gets_downloads(client, app):
     body = text(get(client, "/screen/ne/guide/passport", SCREEN))
-    portal = app.extensions["kiosk.settings"].portal_url.rstrip("/")
-    ssid = app.extensions["kiosk.settings"].wifi_ssid
+    portal = kiosk_of(app).settings.portal_url.rstrip("/")
+    ssid = kiosk_of(app).settings.wifi_ssid
     assert qr_codes(body) == [f"WIFI:S:{ssid};T:nopass;;", f"{portal}/ne/guide/passport"]
     assert 'data-idle="90"' in body and 'data-home="/screen/"' in body
     assert "save.html" not in body
@@ -249,7 +250,7 @@ def test_no_verified_release_means_nothing_is_shown(tmp_path, keypair, fixture_r
     app = create_app(device_settings(data, Path(f"{keypair[0]}.pub")), usage=usage)
     response = app.test_client().get("/en/guide/passport", environ_base=PHONE)
     assert response.status_code == 503
-    assert app.extensions["kiosk.library"].problem.startswith("The release is damaged")
+    assert kiosk_of(app).library.problem.startswith("The release is damaged")
 
 
 def test_a_new_install_is_picked_up_without_restart(tmp_path, keypair, fixture_release, usage):
@@ -300,13 +301,13 @@ def test_probes_send_phones_to_the_portal_until_they_continue(client, path, prob
 
 
 def test_a_phone_that_pressed_continue_is_told_it_is_online_only_for_a_while(app):
-    from kiosk.web.captive import OnlineClients
+    from kiosk.web.state import OnlineClients
 
     # On the device: online_minutes (30, README's settings table) after Continue.
-    assert app.extensions["kiosk.online"].seconds == 30 * 60
+    assert kiosk_of(app).online.seconds == 30 * 60
     # The same, a few seconds long, to watch it end on the real clock.
     window = 3.0
-    app.extensions["kiosk.online"] = online = OnlineClients(minutes=window / 60)
+    kiosk_of(app).online = online = OnlineClients(minutes=window / 60)
     phone = app.test_client()
     assert get(phone, "/generate_204").status_code == 302
     assert phone.post("/portal/continue", environ_base=PHONE).status_code == 303
@@ -401,7 +402,7 @@ def test_attract_screen_is_for_the_touchscreen_only(client, app):
     assert body.count('class="slide"') == 4 and 'lang="ar" dir="rtl"' in body
     assert 'data-invite="/media/100/audio/ui/ne/welcome.mp3"' in body
     assert 'data-quiet="21-7"' in body and 'data-invite-minutes="10"' in body
-    ssid = app.extensions["kiosk.settings"].wifi_ssid
+    ssid = kiosk_of(app).settings.wifi_ssid
     assert set(qr_codes(body)) == {f"WIFI:S:{ssid};T:nopass;;"}  # on every slide
     assert get(client, "/attract").status_code == 404
 

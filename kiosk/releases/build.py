@@ -21,7 +21,7 @@ from kiosk.releases import recordings as recordings_mod
 from kiosk.releases.checks import PLACEHOLDER
 from kiosk.releases.manifest import VERSION_FORMAT, load_private_key, write_manifest
 from kiosk.releases.markdown import SentenceCounter, render_blocks, render_inline
-from kiosk.releases.source import Content, Guide, load_content
+from kiosk.releases.source import Content, SourceGuide, load_content
 from kiosk.search import build_index, catalog_words
 from kiosk.speech import Segment, Speaker, Track
 
@@ -58,7 +58,7 @@ def _write_json(path: Path, data: object) -> None:
     path.write_text(text + "\n", encoding="utf-8")
 
 
-def render_guide(guide: Guide, tag: str) -> tuple[dict, list[tuple[str, str]]]:
+def render_guide(guide: SourceGuide, tag: str) -> tuple[dict, list[tuple[str, str]]]:
     """Render one translation; return its catalog entry and its sentences (section, text)."""
     parsed = guide.texts[tag]
     counter = SentenceCounter()

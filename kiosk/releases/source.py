@@ -16,7 +16,7 @@ from kiosk.releases.interface import find_recordings, load_ui
 from kiosk.releases.markdown import LINK_SCHEMES, ParsedGuide, parse_guide
 from kiosk.vocabulary import DIMENSIONS, STEPS, SUPPORT
 
-__all__ = ["Content", "Guide", "Language", "load_content"]
+__all__ = ["Content", "Language", "SourceGuide", "load_content"]
 
 TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*\Z")
 SVG_FORBIDDEN = re.compile(
@@ -34,7 +34,16 @@ class Language:
 
 
 @dataclass
-class Guide:
+class SourceGuide:
+    """A guide as written in the content folder (guides/<id>/: guide.toml, one Markdown
+    file per language, recordings), read by headquarters and the studio to build a release.
+
+    The build (kiosk.releases.build) renders each into a catalog.json entry: on a kiosk that
+    entry is a ``kiosk.library.Guide``, the guide as the device shows it. This one holds the
+    parsed source (``texts``), recording files and translation staleness; that one holds
+    rendered text only.
+    """
+
     id: str
     icon: str
     order: int
@@ -56,7 +65,7 @@ class Content:
     languages: list[Language]
     ui: dict[str, dict[str, str]]  # lang → flat key ("step.origin") → text
     ui_recordings: dict[tuple[str, str], Path]
-    guides: list[Guide]
+    guides: list[SourceGuide]
     contacts: list[dict[str, Any]]
     icons: dict[str, Path]
     warnings: list[Problem]
@@ -144,8 +153,8 @@ def _load_icons(root: Path, report: Report) -> dict[str, Path]:
     return icons
 
 
-def _load_guides(root, report, reference, tags, icons) -> list[Guide]:
-    guides: list[Guide] = []
+def _load_guides(root, report, reference, tags, icons) -> list[SourceGuide]:
+    guides: list[SourceGuide] = []
     folder = root / "guides"
     if not folder.is_dir():
         report.add(folder, 0, "guides folder is missing")
@@ -172,7 +181,7 @@ def _load_guides(root, report, reference, tags, icons) -> list[Guide]:
         if not isinstance(order, int) or isinstance(order, bool):
             report.add(meta_path, line_of(text, r"^\s*order\s*="), "order must be a whole number")
             order = 0
-        guide = Guide(
+        guide = SourceGuide(
             gdir.name,
             str(icon),
             order,
@@ -260,7 +269,7 @@ def _check_story(report: Report, path: Path, text: str, meta: dict) -> tuple[str
     return kind, names is True
 
 
-def _check_translated(report: Report, gdir: Path, guide: Guide, reference: str) -> None:
+def _check_translated(report: Report, gdir: Path, guide: SourceGuide, reference: str) -> None:
     """Note which sections of each translation were made from an older reference text."""
     hashes = translations.section_hashes(guide.texts[reference])
     recorded = translations.read(gdir)
@@ -289,7 +298,7 @@ def _check_translated(report: Report, gdir: Path, guide: Guide, reference: str) 
             )
 
 
-def _check_links(root: Path, report: Report, guides: list[Guide]) -> None:
+def _check_links(root: Path, report: Report, guides: list[SourceGuide]) -> None:
     sections = {g.id: {s.id for t in g.texts.values() for s in t.sections} for g in guides}
     for guide in guides:
         for tag, parsed in guide.texts.items():

@@ -10,6 +10,7 @@ from flask import Flask
 from kiosk.config import Settings, load_settings
 from kiosk.library import Library
 from kiosk.usage import Usage
+from kiosk.web.state import KEY, Kiosk
 
 
 def create_app(
@@ -29,8 +30,7 @@ def create_app(
         JSON_AS_ASCII=False,
         TEMPLATES_AUTO_RELOAD=False,
     )
-    app.extensions["kiosk.settings"] = settings
-    app.extensions["kiosk.library"] = library or Library.from_settings(settings)
+    app.extensions[KEY] = Kiosk.build(settings, library or Library.from_settings(settings), usage)
     # Werkzeug's request log would write client addresses; nothing here may.
     logging.getLogger("werkzeug").disabled = True
 
@@ -40,5 +40,5 @@ def create_app(
     captive.install(app)
     admin.install(app)
     pages.install(app)
-    counting.install(app, usage, settings.visit_minutes)
+    counting.install(app)
     return app

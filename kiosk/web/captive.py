@@ -1,18 +1,18 @@
 """The app's side of the captive portal: answer connectivity probes, land phones on the guides.
 
 Which clients pressed Continue is kept in memory only (address → time), never on disk, and
-forgotten after ``online_minutes``.
+forgotten after ``online_minutes`` (kiosk.web.state.OnlineClients).
 """
 
 from __future__ import annotations
 
-import threading
-import time
 import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request
+from flask import Blueprint, Flask, Response, redirect, render_template, request
+
+from kiosk.web.state import current_kiosk, kiosk_of
 
 PROBES_FILE = Path(__file__).with_name("probes.toml")
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -25,36 +25,12 @@ def load_probes() -> dict[str, dict]:
     return {path: probe for probe in data["probe"] for path in probe["paths"]}
 
 
-class OnlineClients:
-    """Clients that chose to continue, and until when they are told they are online."""
-
-    def __init__(self, minutes: int) -> None:
-        self.seconds = minutes * 60
-        self._until: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, client: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            self._until = {c: t for c, t in self._until.items() if t > now}
-            self._until[client] = now + self.seconds
-
-    def __contains__(self, client: str) -> bool:
-        with self._lock:
-            return self._until.get(client, 0) > time.monotonic()
-
-    def __len__(self) -> int:
-        now = time.monotonic()
-        with self._lock:
-            return sum(1 for t in self._until.values() if t > now)
-
-
 def _portal() -> str:
-    return current_app.extensions["kiosk.settings"].portal_url.rstrip("/")
+    return current_kiosk().settings.portal_url.rstrip("/")
 
 
 def _own_hosts() -> set[str]:
-    settings = current_app.extensions["kiosk.settings"]
+    settings = current_kiosk().settings
     return LOCAL_HOSTS | {urlsplit(settings.portal_url).hostname or "", settings.host}
 
 
@@ -69,20 +45,19 @@ def landing():
 
 @captive.post("/portal/continue")
 def carry_on():
-    current_app.extensions["kiosk.online"].allow(request.remote_addr or "")
+    current_kiosk().online.allow(request.remote_addr or "")
     return redirect("/", code=303)
 
 
 def install(app: Flask) -> None:
     probes = load_probes()
-    app.extensions["kiosk.online"] = OnlineClients(app.extensions["kiosk.settings"].online_minutes)
     app.register_blueprint(captive)
 
     @app.before_request
     def probe_or_foreign_host():
         probe = probes.get(request.path)
         if probe is not None:
-            if request.remote_addr in app.extensions["kiosk.online"]:
+            if request.remote_addr in kiosk_of(app).online:
                 return Response(probe["body"], status=probe["status"], mimetype=probe["type"])
             return redirect(f"{_portal()}/portal", code=302)
         host = (

@@ -14,12 +14,14 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, g, redirect, request, url_for
+from flask import Blueprint, abort, g, redirect, request, url_for
 
 from kiosk import __version__
+from kiosk.config import Settings
 from kiosk.errors import ReleaseNotFound
 from kiosk.library import Library, Release
 from kiosk.vocabulary import LOOPBACK
+from kiosk.web.state import current_kiosk
 
 STATIC = Path(__file__).parent / "static"
 SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}\Z")  # \Z: "$" allows a final newline
@@ -29,11 +31,11 @@ site = Blueprint("site", __name__)
 
 
 def library() -> Library:
-    return current_app.extensions["kiosk.library"]
+    return current_kiosk().library
 
 
-def settings():
-    return current_app.extensions["kiosk.settings"]
+def settings() -> Settings:
+    return current_kiosk().settings
 
 
 @lru_cache(maxsize=1)

@@ -1,8 +1,9 @@
 """Counting from the web app: after each response, a few in-memory increments. Nothing else.
 
 A visit is a random token in a session cookie, known only to this process's memory (token →
-last seen, languages used) and forgotten after ``visit_minutes``; the cookie is never read
-into anything that is stored. No address, agent, referrer or query is ever handed on.
+last seen, languages used: kiosk.web.state.Visits) and forgotten after ``visit_minutes``; the
+cookie is never read into anything that is stored. No address, agent, referrer or query is
+ever handed on.
 """
 
 from __future__ import annotations
@@ -10,18 +11,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import secrets
 import socket
 import threading
-import time
-from collections import OrderedDict
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, abort, current_app, g, redirect, request
+from flask import Blueprint, Flask, Response, abort, g, redirect, request
 
 from kiosk.errors import ReleaseNotFound
 from kiosk.text import unmet_term
 from kiosk.usage import Usage
+from kiosk.web.state import Visits, current_kiosk, kiosk_of
 
 log = logging.getLogger(__name__)
 COOKIE = "visit"
@@ -30,59 +29,8 @@ PRERENDER = "kiosk.prerender"  # in a request's environ: drawn for the front ser
 counting = Blueprint("counting", __name__)
 
 
-class Visits:
-    """Open visits, in memory only, ordered by when each was last seen.
-
-    Every request costs the same whatever the day's traffic: a lookup, a move to the young end,
-    and dropping visits that ended from the old end (each visit is dropped once). Phones that
-    keep no cookie start a new visit on every page, so the table is also capped: past
-    ``limit`` open visits the oldest is forgotten (its next page counts as a new visit).
-    """
-
-    def __init__(self, minutes: int, limit: int = 20_000) -> None:
-        self.seconds = minutes * 60
-        self.limit = limit
-        self._seen: OrderedDict[str, tuple[float, set[str]]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _expire(self, now: float) -> None:
-        seen, oldest = self._seen, now - self.seconds
-        while seen:
-            last, _ = next(iter(seen.values()))
-            if last > oldest and len(seen) <= self.limit:
-                return
-            seen.popitem(last=False)
-
-    def touch(self, token: str | None, adopt: bool = False) -> tuple[str, bool, set[str]]:
-        """Return (token, is this a new visit, languages already chosen in it). A token this
-        table does not know starts a new visit under a fresh token, or under the same one when
-        ``adopt`` (the front server gave it out, and the phone keeps it)."""
-        now = time.monotonic()
-        with self._lock:
-            entry = self._seen.pop(token or "", None)
-            if entry is None or entry[0] <= now - self.seconds:
-                if not (adopt and token):
-                    token = secrets.token_urlsafe(16)
-                langs: set[str] = set()
-                new = True
-            else:
-                langs, new = entry[1], False
-            self._seen[token] = (now, langs)
-            self._expire(now)
-            return token, new, langs
-
-    def end(self, token: str | None) -> None:
-        with self._lock:
-            self._seen.pop(token or "", None)
-
-    def __len__(self) -> int:
-        with self._lock:
-            self._expire(time.monotonic())
-            return len(self._seen)
-
-
 def _usage() -> Usage:
-    return current_app.extensions["kiosk.usage"]
+    return current_kiosk().usage
 
 
 def _known(lang: str, gid: str) -> None:
@@ -139,14 +87,13 @@ def count_page(
     return token, new, langs
 
 
-def install(app: Flask, usage: Usage, visit_minutes: int) -> None:
-    app.extensions["kiosk.usage"] = usage
-    visits = Visits(visit_minutes)
-    app.extensions["kiosk.visits"] = visits
+def install(app: Flask) -> None:
     app.register_blueprint(counting)
 
     @app.after_request
     def count(response: Response) -> Response:
+        kiosk = kiosk_of(app)
+        usage, visits = kiosk.usage, kiosk.visits
         endpoint = request.endpoint or ""
         channel = getattr(g, "channel", None)
         if channel is None or response.status_code not in (200, 304) or request.method != "GET":
@@ -188,7 +135,7 @@ def install(app: Flask, usage: Usage, visit_minutes: int) -> None:
 
 def _translated(app: Flask, gid: str, lang: str | None) -> bool:
     try:
-        guide = app.extensions["kiosk.library"].release().guide_by_id.get(gid)
+        guide = kiosk_of(app).library.release().guide_by_id.get(gid)
     except ReleaseNotFound:
         return False
     return guide is not None and lang in guide.text
@@ -205,10 +152,11 @@ FRONT_LINE = re.compile(
 def count_front_lines(app: Flask, lines: list[str]) -> int:
     """Count the pages the front server sent by itself; how many of ``lines`` were one."""
     try:
-        release = app.extensions["kiosk.library"].release()
+        release = kiosk_of(app).library.release()
     except ReleaseNotFound:
         return 0
-    usage, visits = app.extensions["kiosk.usage"], app.extensions["kiosk.visits"]
+    kiosk = kiosk_of(app)
+    usage, visits = kiosk.usage, kiosk.visits
     counted = 0
     for line in lines:
         found = FRONT_LINE.search(line.strip())
@@ -225,10 +173,8 @@ def count_front_lines(app: Flask, lines: list[str]) -> int:
     return counted
 
 
-def listen_to_front(
-    app: Flask, path: Path, batch: int = 256, settle: float = 0.2
-) -> threading.Thread:
-    """Receive the front server's page reports on a Unix datagram socket at ``path``, in a
+class FrontCounts:
+    """The front server's page reports, received on a Unix datagram socket at ``path`` by a
     thread: counting stays in memory, off every request's path (nginx sends and moves on).
 
     The socket's queue is short (net.unix.max_dgram_qlen, raised on the device by
@@ -239,27 +185,58 @@ def listen_to_front(
     10 µs a report, benchmarks/load_bench.py), so after a report wakes it the thread lets
     ``settle`` seconds of reports gather first. The queue holds about 270 reports, so this
     keeps every report up to some 1,300 pages a second, far beyond what a Pi's nginx sends;
-    and when a wake-up finds a full ``batch`` it goes round again at once."""
-    path.unlink(missing_ok=True)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(path))
-    path.chmod(0o600)  # nginx runs as the kiosk's user
+    and when a wake-up finds a full ``batch`` it goes round again at once. ``drain()``, as
+    the app stops, counts whatever is still waiting, so stopping loses none of it.
+    """
 
-    def receive() -> None:
+    def __init__(self, app: Flask, path: Path, batch: int = 256, settle: float = 0.2) -> None:
+        self.app, self.batch, self.settle = app, batch, settle
+        path.unlink(missing_ok=True)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        path.chmod(0o600)  # nginx runs as the kiosk's user
+        self._held: list[bytes] = []  # received, not counted yet
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self.thread = threading.Thread(target=self._receive, name="front-counts", daemon=True)
+        self.thread.start()
+
+    def _receive(self) -> None:
         full = False
-        while True:
-            reports = [sock.recv(4096)]
-            if not full:
-                time.sleep(settle)
-            with contextlib.suppress(BlockingIOError):
-                while len(reports) < batch:
-                    reports.append(sock.recv(4096, socket.MSG_DONTWAIT))
-            full = len(reports) == batch
+        while not self._stopping.is_set():
             try:
-                count_front_lines(app, [r.decode("utf-8", "replace") for r in reports])
+                first = self.sock.recv(4096)
+            except OSError:  # closed by drain(): the app is stopping
+                return
+            with self._lock:
+                self._held.append(first)
+            if not full:
+                self._stopping.wait(self.settle)
+            full = self.count_waiting()
+
+    def count_waiting(self) -> bool:
+        """Count what was received and what waits in the queue, up to ``batch`` reports;
+        True when that many were there (more may be waiting)."""
+        with self._lock:
+            reports, self._held = self._held, []
+            with contextlib.suppress(OSError):  # the queue is empty (or the socket closed)
+                while len(reports) < self.batch:
+                    reports.append(self.sock.recv(4096, socket.MSG_DONTWAIT))
+            try:
+                count_front_lines(self.app, [r.decode("utf-8", "replace") for r in reports])
             except Exception as exc:  # the next pages must still be counted
                 log.warning("pages the front server sent could not be counted: %r", exc)
+            return len(reports) >= self.batch
 
-    thread = threading.Thread(target=receive, name="front-counts", daemon=True)
-    thread.start()
-    return thread
+    def drain(self) -> None:
+        """Count every report still waiting, then close the socket (the app is stopping)."""
+        self._stopping.set()
+        while self.count_waiting():
+            pass
+        with self._lock:
+            self.sock.close()
+
+
+def listen_to_front(app: Flask, path: Path, batch: int = 256, settle: float = 0.2) -> FrontCounts:
+    """Count the pages the front server reports on the socket at ``path`` (``FrontCounts``)."""
+    return FrontCounts(app, path, batch, settle)

@@ -31,6 +31,7 @@ from pathlib import Path
 from kiosk.errors import ReleaseNotFound
 from kiosk.library import Release
 from kiosk.web.counting import PRERENDER
+from kiosk.web.state import kiosk_of
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ class Pages:
     def refresh(self) -> int:
         """Draw the pages if what they show changed; return how many were drawn."""
         try:
-            release = self.app.extensions["kiosk.library"].release()
+            release = kiosk_of(self.app).library.release()
         except ReleaseNotFound:
             with self.lock:
                 self._remove()
@@ -157,6 +158,7 @@ class Pages:
             target.write_bytes(body)
             target.with_name(target.name + ".gz").write_bytes(gzip.compress(body, 9, mtime=0))
             drawn += 1
+        self._warm_search(client, release)
         with self.lock:
             if (release.version, self.generation, dt.date.today()) != wanted:
                 shutil.rmtree(aside, ignore_errors=True)  # changed meanwhile: draw again
@@ -166,6 +168,18 @@ class Pages:
             os.replace(aside, self.folder)
             self.drawn = wanted
         return drawn
+
+    def _warm_search(self, client, release: Release) -> None:
+        """Search once in each language, as nobody: what a language's first search sets up
+        (its stemmer, its words' keys, the page's template) is then ready before a phone asks.
+        On the 1/8-core Pi stand-in those first searches held every phone up for about a
+        second after each start (benchmarks/load_bench.py); searching stays the app's."""
+        for lang in release.languages:
+            titles = [g.text[lang]["title"] for g in release.guides if lang in g.text]
+            if titles and titles[0].split():
+                word = titles[0].split()[0]
+                client.get(f"/{lang}/search", query_string={"q": word},
+                           headers={"Host": self.host}, environ_base={PRERENDER: True})  # fmt: skip
 
     def run(self, every: float = 2) -> threading.Thread:
         """Keep the pages drawn, in a thread: at once, when told, and each `every` seconds.

@@ -19,7 +19,6 @@ from flask import (
     Flask,
     Response,
     abort,
-    current_app,
     g,
     render_template,
     request,
@@ -43,6 +42,7 @@ from kiosk.web.common import (
     site,
 )
 from kiosk.web.files import favicon, media, static_file
+from kiosk.web.state import current_kiosk
 
 LOCAL_LINK = re.compile(r'<a href="(?!https?:|tel:|mailto:)[^"]*"[^>]*>(.*?)</a>', re.S)
 
@@ -139,7 +139,7 @@ def home(lang: str):
             groups.append((step, guides))
 
     notices = []
-    for n in current_app.extensions["kiosk.auth"].notices(dt.date.today()):
+    for n in current_kiosk().auth.notices(dt.date.today()):
         if n["lang"] == lang:
             ms = notice_duration(settings().data_dir, n["id"])
             notices.append({**n, "audio": ms is not None, "audio_ms": ms or 0})

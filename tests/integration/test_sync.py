@@ -11,6 +11,7 @@ import pytest
 
 from kiosk.releases.install import ReleaseStore
 from kiosk.usage import Usage
+from kiosk.web.state import kiosk_of
 from tests.conftest import FIXTURE_CONTENT, KIOSK, run_kiosk
 from tests.integration import sync_setup
 from tests.integration.sync_setup import device_env
@@ -195,7 +196,7 @@ def test_librarian_can_sync_now_without_waiting(tmp_path, hq, keypair, usage):
                      "--version", "105").returncode == 0  # fmt: skip
     page = client.post("/admin/sync", data={"csrf": token}, environ_base=SCREEN)
     assert page.status_code == 200 and "Updating from headquarters" in page.get_data(as_text=True)
-    app.extensions["kiosk.sync_thread"].join(timeout=60)
+    kiosk_of(app).sync_thread.join(timeout=60)
     assert ReleaseStore(data).current_version == 105
     dashboard = client.get("/admin/dashboard", environ_base=SCREEN).get_data(as_text=True)
     assert "installed release 105" in dashboard

@@ -19,6 +19,7 @@ import pytest
 
 from kiosk.releases.install import ReleaseStore
 from kiosk.usage import Usage
+from kiosk.web.state import kiosk_of
 from tests.conftest import KIOSK, run_kiosk
 from tests.integration import sync_setup
 from tests.integration.sync_setup import (
@@ -284,7 +285,7 @@ def test_the_librarians_button_shares_the_lock(tmp_path, hq, keypair, speech_cac
     try:
         wait_for("the timer's sync to be under way", lambda: held_files(staging_of(env)))
         client.post("/admin/sync", data={"csrf": token}, environ_base=SCREEN)
-        thread = app.extensions["kiosk.sync_thread"]
+        thread = kiosk_of(app).sync_thread
         thread.join(timeout=120)
         assert not thread.is_alive()
         assert slow.poll() is None, "the timer's sync ended before the button was pressed"

@@ -33,7 +33,10 @@ SCREENSHOT = (
     ROOT
     / "docs"
     / "screenshots"
-    / ("system-screen.png" if _ARCH == "amd64" else f"system-screen-{_ARCH}.png")
+    / {
+        "amd64": "system-screen.png",
+        "arm64": "system-screen-arm64.png",
+    }[_ARCH]
 )
 
 

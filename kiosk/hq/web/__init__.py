@@ -22,6 +22,7 @@ from pathlib import Path
 from flask import Flask
 
 from kiosk.hq.accounts import Accounts
+from kiosk.hq.web.state import KEY, Headquarters
 from kiosk.web.admin_sessions import Sessions
 
 IDLE_MINUTES = 30
@@ -43,13 +44,13 @@ def create_hq_app(
     app = Flask(__name__, static_folder=None, template_folder=str(Path(__file__).parent.parent
                                                                   / "templates"))  # fmt: skip
     app.config.update(MAX_CONTENT_LENGTH=64 * 1024, TEMPLATES_AUTO_RELOAD=False)
-    app.extensions["hq.root"] = root
     app.config["HQ_CONTENT"] = str(content) if content else None
     app.config["HQ_TRUSTED"] = list(trusted or [])
-    app.extensions["hq.previews"] = Previews(app.config["HQ_TRUSTED"])
-    app.extensions["hq.accounts"] = accounts or Accounts(root)
-    app.extensions["hq.sessions"] = Sessions(
-        IDLE_MINUTES * 60, SESSION_HOURS * 3600, max_signed_in=MAX_SIGNED_IN
+    app.extensions[KEY] = Headquarters(
+        root=root,
+        previews=Previews(app.config["HQ_TRUSTED"]),
+        accounts=accounts or Accounts(root),
+        sessions=Sessions(IDLE_MINUTES * 60, SESSION_HOURS * 3600, max_signed_in=MAX_SIGNED_IN),
     )
     logging.getLogger("werkzeug").disabled = True  # staff's addresses are nobody's business
 

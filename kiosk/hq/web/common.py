@@ -10,12 +10,12 @@ without one, the sign-in page; with too small a role, 403 and a sentence saying 
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     g,
     redirect,
     render_template,
@@ -24,6 +24,7 @@ from flask import (
 )
 
 from kiosk.hq.accounts import ROLES, Accounts, may
+from kiosk.hq.web.state import current_hq
 from kiosk.web.admin_sessions import Sessions, post_allowed
 
 COOKIE = "hq"
@@ -33,15 +34,15 @@ hq = Blueprint("hq", __name__, static_folder="../static", static_url_path="/stat
 
 
 def accounts() -> Accounts:
-    return current_app.extensions["hq.accounts"]
+    return current_hq().accounts
 
 
 def sessions() -> Sessions:
-    return current_app.extensions["hq.sessions"]
+    return current_hq().sessions
 
 
-def root():
-    return current_app.extensions["hq.root"]
+def root() -> Path:
+    return current_hq().root
 
 
 @hq.before_request

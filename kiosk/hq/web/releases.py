@@ -12,6 +12,7 @@ from flask import Response, abort, current_app, redirect, request, url_for
 from kiosk.errors import KioskError
 from kiosk.hq import releases as hq_releases
 from kiosk.hq.web import common
+from kiosk.hq.web.state import current_hq
 
 PREVIEW_CSP = (
     "default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self' "
@@ -48,7 +49,7 @@ def preview(channel: str, version: int, path: str):
     if not trusted():
         abort(common.page("hq/refused.html", status=503, needed="", why="no_key"))
     try:
-        app = current_app.extensions["hq.previews"].app(common.root(), channel, version)
+        app = current_hq().previews.app(common.root(), channel, version)
     except KioskError as exc:
         return releases_page(message=f"refused:{exc.message}", status=400)
     environ = dict(request.environ)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from flask import Flask, abort, request
 
-from kiosk.admin import MIN_PASSWORD, MOUNTS_FILE, Auth
+from kiosk.admin import MIN_PASSWORD, MOUNTS_FILE
 from kiosk.web.admin import (  # noqa: F401
     common,
     dashboard,
@@ -24,7 +24,6 @@ from kiosk.web.admin import (  # noqa: F401
     updates,
 )
 from kiosk.web.admin.notices import NOTICE_UPLOAD, notice_audio
-from kiosk.web.admin_sessions import Sessions
 
 __all__ = ["MIN_PASSWORD", "NOTICE_UPLOAD", "install"]
 
@@ -43,13 +42,8 @@ def _hidden_from_phones() -> None:
 
 
 def install(app: Flask) -> None:
-    kiosk = app.extensions["kiosk.settings"]
     app.before_request(_hidden_from_phones)
     app.config.setdefault("MOUNTS_FILE", MOUNTS_FILE)  # tests name their own
-    app.extensions["kiosk.auth"] = Auth(kiosk.data_dir)
-    app.extensions["kiosk.admin_sessions"] = Sessions(
-        kiosk.admin_idle_minutes * 60, kiosk.admin_session_hours * 3600
-    )
     app.register_blueprint(common.admin)
     app.add_url_rule("/notice/<int:notice_id>.mp3", "notice_audio", notice_audio)
     # A notice may carry the librarian's own reading (a WAV from the page's recorder).

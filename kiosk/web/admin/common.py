@@ -28,11 +28,13 @@ from flask import (
 )
 
 from kiosk.admin import Auth, mounted_sticks, strip_bidi
+from kiosk.config import Settings
 from kiosk.errors import KioskError
 from kiosk.library import Release
 from kiosk.vocabulary import LOOPBACK
 from kiosk.web.admin_sessions import AdminSession, Sessions, post_allowed
 from kiosk.web.common import page_context
+from kiosk.web.state import current_kiosk
 
 COOKIE = "admin"
 MAX_NOTICE = 1000
@@ -48,16 +50,16 @@ FALLBACK_WORDS = tomllib.loads(
 )["admin"]
 
 
-def kiosk_settings():
-    return current_app.extensions["kiosk.settings"]
+def kiosk_settings() -> Settings:
+    return current_kiosk().settings
 
 
 def auth() -> Auth:
-    return current_app.extensions["kiosk.auth"]
+    return current_kiosk().auth
 
 
 def sessions() -> Sessions:
-    return current_app.extensions["kiosk.admin_sessions"]
+    return current_kiosk().admin_sessions
 
 
 def source() -> str:
@@ -101,7 +103,7 @@ def set_cookie(response: Response, session: AdminSession) -> Response:
 
 def live_release() -> Release | None:
     try:
-        return current_app.extensions["kiosk.library"].release()
+        return current_kiosk().library.release()
     except KioskError:
         return None
 
@@ -158,7 +160,7 @@ def bump() -> None:
     release = live_release()
     if release is not None:
         release.pages.clear()
-    for redraw in current_app.extensions.get("kiosk.pages_changed", []):
+    for redraw in current_kiosk().pages_changed:
         redraw()  # the front server's copies (kiosk.web.front.Pages)
 
 

@@ -6,7 +6,6 @@ import datetime as dt
 from pathlib import Path
 
 from flask import (
-    current_app,
     request,
 )
 
@@ -15,18 +14,19 @@ from kiosk.errors import KioskError
 from kiosk.releases.install import ReleaseStore
 from kiosk.stats import totals
 from kiosk.web.admin import common
+from kiosk.web.state import current_kiosk
 
 
 def dashboard_page(message: str = "", status: int = 200):
     settings = common.kiosk_settings()
     period = request.args.get("period", "today")
     period = period if period in common.PERIODS else "today"
-    db = current_app.extensions["kiosk.usage"].path
+    db = current_kiosk().usage.path
     figures = totals(db, common.PERIODS[period], settings.k_anonymity) if db.exists() else None
     release = common.live_release()
     store = ReleaseStore(settings.data_dir)
     manifest = _manifest_dates(store)
-    usage = current_app.extensions["kiosk.usage"]
+    usage = current_kiosk().usage
     state = {
         "release": store.current_version,
         "created": manifest[0],
@@ -36,7 +36,7 @@ def dashboard_page(message: str = "", status: int = 200):
         "temperature": health.cpu_temperature(),
         "throttled": health.throttled(),
         "uptime": health.uptime_seconds(),
-        "phones": len(current_app.extensions["kiosk.online"]),
+        "phones": len(current_kiosk().online),
         "usage": usage.health(),
         "last_sync": _last_sync(settings.data_dir),
         "sticks": common.sticks(),

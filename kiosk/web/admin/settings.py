@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import (
-    current_app,
     redirect,
     request,
     url_for,
@@ -12,6 +11,7 @@ from flask import (
 from kiosk.config import write_device_settings
 from kiosk.web.admin import common
 from kiosk.web.admin.dashboard import dashboard_page
+from kiosk.web.state import current_kiosk
 
 
 @common.admin.post("/settings")
@@ -43,7 +43,8 @@ def save_settings():
     }
     settings = common.kiosk_settings()
     write_device_settings(settings.data_dir, changes)
-    current_app.extensions["kiosk.settings"] = settings.replace(**changes)
-    current_app.extensions["kiosk.usage"].k = k
+    kiosk = current_kiosk()
+    kiosk.settings = settings.replace(**changes)
+    kiosk.usage.k = k
     common.bump()
     return redirect(url_for("admin.dashboard", m="saved"), code=303)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from flask import (
     abort,
-    current_app,
     request,
     send_file,
 )
@@ -23,6 +22,7 @@ from kiosk.stats import csv_rows
 from kiosk.sync.stick import save_on_stick
 from kiosk.web.admin import common
 from kiosk.web.admin.dashboard import dashboard_page
+from kiosk.web.state import current_kiosk
 
 
 def _chosen_stick() -> Path:
@@ -89,13 +89,13 @@ def sync_now():
             _sync_lock.release()
 
     thread = threading.Thread(target=run, name="sync-now", daemon=True)
-    current_app.extensions["kiosk.sync_thread"] = thread
+    current_kiosk().sync_thread = thread
     thread.start()
     return dashboard_page(message="sync_started")
 
 
 def _csv_bytes() -> bytes:
-    db = current_app.extensions["kiosk.usage"].path
+    db = current_kiosk().usage.path
     out = io.StringIO()
     writer = csv.writer(out)
     for row in csv_rows(db, 366):

@@ -67,9 +67,14 @@ def catalog_words(catalog: dict) -> set[str]:
     return found
 
 
+def _open(path: Path | str) -> sqlite3.Connection:
+    """The release's index, read-only: the release folder never changes once verified."""
+    return sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+
+
 def known_words(path: Path) -> set[str] | None:
     """The release's words as its build listed them, or None for an index made before."""
-    db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+    db = _open(path)
     try:
         return {word for (word,) in db.execute("SELECT word FROM known_words")}
     except sqlite3.OperationalError:
@@ -178,7 +183,7 @@ def _matcher(wanted: list[tuple[str, ...]]):
 def _word_keys(path: str, lang: str) -> dict[str, list[str]]:
     """The build's keys of every word in ``lang``'s passages (empty for an older index).
     Read once per release and language: the release's folder never changes."""
-    db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+    db = _open(path)
     try:
         rows = db.execute("SELECT word, keys FROM word_keys WHERE lang = ?", (lang,)).fetchall()
     except sqlite3.OperationalError:  # built before word_keys
@@ -219,7 +224,7 @@ def snippet(
 
 def search(path: Path, query: str, lang: str, limit: int = 20) -> list[dict]:
     """Find passages in one language; every word must match, or failing that, any word."""
-    db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+    db = _open(path)
     try:
         if db.execute("PRAGMA user_version").fetchone()[0] < SCHEME:
             return _search_unicode61(db, query, lang, limit)

@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -194,6 +195,10 @@ class Phones:
         langs = [lang["tag"] for lang in catalog["languages"]]
         self.pages = [f"/{lang}/guide/{g['id']}" for g in catalog["guides"] for lang in langs]
         self.langs = langs
+        # What people type is mostly not what the last person typed: half the searches are
+        # one of a few common words (their result pages soon kept), half any word of the
+        # guides in that language (mostly drawn afresh: a release has thousands).
+        self.words = {lang: guide_words(catalog, lang) for lang in langs}
         mp3s = sorted(live.rglob("*.mp3"), key=lambda p: p.stat().st_size)[-20:]
         self.audio = [(f"/media/{live.name}/{p.relative_to(live)}", p.stat().st_size) for p in mp3s]
         self.largest = self.audio[-1]
@@ -208,11 +213,26 @@ class Phones:
         if roll < 0.7:
             return phone, rng.choice(self.pages), headers
         if roll < 0.8:
-            return phone, f"/{rng.choice(self.langs)}/search?q={rng.choice(SEARCH_WORDS)}", headers
+            lang = rng.choice(self.langs)
+            words = SEARCH_WORDS if rng.random() < 0.5 else self.words[lang]
+            return phone, f"/{lang}/search?q={quote(rng.choice(words))}", headers
         path, size = rng.choice(self.audio)
         first = rng.randrange(max(1, size - 65536))
         headers["Range"] = f"bytes={first}-{first + 65535}"
         return phone, path, headers
+
+
+def guide_words(catalog: dict, lang: str) -> list[str]:
+    """The distinct words of a language's guides, as a phone would type them."""
+    texts = []
+    for guide in catalog["guides"]:
+        text = guide["text"].get(lang)
+        if text:
+            texts += [text["title"], text["summary"]]
+            texts += [s["heading"] + " " + re.sub(r"<[^>]+>", " ", s["html"])
+                      for s in text["sections"]]  # fmt: skip
+    words = {re.sub(r"[^\w]", "", raw).lower() for t in texts for raw in t.split()}
+    return sorted(w for w in words if len(w) >= 3 and not w.isdigit())
 
 
 async def ask(reader, writer, path: str, headers: dict) -> tuple[int, str | None, bool]:
@@ -236,7 +256,7 @@ async def open_loop(port: int, phones: Phones, rate: int, seconds: float) -> dic
     loop = asyncio.get_running_loop()
     rng = random.Random(rate)
     idle: list[tuple] = []
-    latencies: list[float] = []
+    latencies: list[tuple[float, str, float]] = []  # (due after start, kind, latency)
     errors = pages = 0
     t0 = loop.time() + 0.2
 
@@ -254,7 +274,8 @@ async def open_loop(port: int, phones: Phones, rate: int, seconds: float) -> dic
             if status >= 500:
                 errors += 1
             pages += status in (200, 304) and "Range" not in headers
-            latencies.append(loop.time() - due)
+            kind = "audio" if "Range" in headers else "search" if "/search" in path else "page"
+            latencies.append((due - t0, kind, loop.time() - due))
             if keep:
                 idle.append(conn)
             else:
@@ -267,14 +288,30 @@ async def open_loop(port: int, phones: Phones, rate: int, seconds: float) -> dic
     await asyncio.gather(*(one(t0 + i / rate) for i in range(int(rate * seconds))))
     for _, writer in idle:
         writer.close()
-    latencies.sort()
-    n = len(latencies) or 1
+    every = [latency for _, _, latency in latencies]
     return {
-        "p50": latencies[n // 2] * 1000 if latencies else float("nan"),
-        "p99": latencies[min(n - 1, int(n * 0.99))] * 1000 if latencies else float("nan"),
+        "p50": percentile(every, 0.5),
+        "p99": percentile(every, 0.99),
+        # Once the first SETTLE seconds are past: what a phone meets in the hours after.
+        "settled": percentile([lat for when, _, lat in latencies if when >= SETTLE], 0.99),
+        **{
+            kind: percentile([lat for _, k, lat in latencies if k == kind], 0.99)
+            for kind in ("page", "search", "audio")
+        },
         "errors": errors,
         "pages": pages,
     }
+
+
+SETTLE = 5.0
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The value `share` of the way up, in ms (nan when there is none)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] * 1000
 
 
 def pages_counted(data: Path) -> int:
@@ -408,6 +445,11 @@ def main() -> None:
         default=0.125,
         help="share of one core standing in for a Pi 3 (docs/performance.md)",
     )
+    parser.add_argument("--rates", type=int, nargs="+", default=[100, 200, 400],
+                        help="open loop: requests per second")  # fmt: skip
+    parser.add_argument("--runs", type=int, default=1, help="open loop: runs of each rate")
+    parser.add_argument("--pi-only", action="store_true", help="open loop: the Pi share only")
+    parser.add_argument("--front-only", action="store_true", help="open loop: the front only")
     args = parser.parse_args()
     seconds = 5 if args.quick else 20
     for tool in ("wrk", "nginx", "taskset"):
@@ -435,7 +477,7 @@ def main() -> None:
         phones = Phones(data)
         with device_datagram_queue():
             if args.only in (None, "open"):
-                open_loops(tmp, env, phones, seconds, args.pi_share)
+                open_loops(tmp, env, phones, seconds, args)
             if args.only in (None, "closed"):
                 closed_loop(tmp, env, phones, seconds)
             if args.only in (None, "faults"):
@@ -478,30 +520,41 @@ def long_recording(speaker: Speaker, content: Path, megabytes: float) -> None:
         out.writeframes(pcm * repeats)
 
 
-def open_loops(tmp: Path, env: dict, phones: Phones, seconds: int, pi_share: float) -> None:
-    print("Open loop: 70 % guide pages, 10 % searches, 20 % 64 KB audio ranges; half the "
-          f"phones keep cookies; {seconds} s per rate;\n"
-          "latency from when each request was due")  # fmt: skip
+def open_loops(tmp: Path, env: dict, phones: Phones, seconds: int, args) -> None:
+    print(
+        "Open loop: 70 % guide pages, 10 % searches (half of them common words, half any "
+        "word of the guides), 20 % 64 KB audio ranges; half the phones keep cookies; "
+        f"{seconds} s per run;\nlatency from when each request was due; 'settled': p99 of "
+        f"the requests due after the first {SETTLE:.0f} s; page, search, audio: p99 of each"
+    )
     print(f"  {'cpu':>9} {'server':>9} {'rate/s':>7} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'settled':>8} {'page':>6} {'search':>7} {'audio':>6} "
           f"{'errors':>7} {'peak MB':>8} {'pages counted/answered':>22} "
           f"{'CPU ms/s: app':>14} {'nginx':>6}")  # fmt: skip
-    for label, share in (("one core", None), (f"{pi_share:.3f}", pi_share)):
+    shares = [(f"{args.pi_share:.3f}", args.pi_share)]
+    if not args.pi_only:
+        shares.insert(0, ("one core", None))
+    for label, share in shares:
         try:
             group = cpu_group(share)
         except OSError as exc:
             print(f"  (no CPU quota here: {exc}; run as root on a machine with cgroups)")
             continue
         try:
-            for kind in ("waitress", "front"):
-                for rate in (100, 200, 400):
-                    servers = Servers(kind, tmp, env, group)
-                    r = measure_open_loop(
-                        servers, phones, rate, seconds, Path(env["KIOSK_DATA_DIR"])
-                    )
-                    print(f"  {label:>9} {kind:>9} {rate:>7} {r['p50']:>8.1f} "
-                          f"{r['p99']:>8.1f} {r['errors']:>7} {r['memory']:>8.1f} "
-                          f"{r['counted']:>7}/{r['pages']:<14} {r['cpu'][0]:>14.0f} "
-                          f"{r['cpu'][1] if kind == 'front' else 0:>6.0f}", flush=True)  # fmt: skip
+            for kind in ("front",) if args.front_only else ("waitress", "front"):
+                for rate in args.rates:
+                    for _ in range(args.runs):
+                        servers = Servers(kind, tmp, env, group)
+                        r = measure_open_loop(
+                            servers, phones, rate, seconds, Path(env["KIOSK_DATA_DIR"])
+                        )
+                        print(f"  {label:>9} {kind:>9} {rate:>7} {r['p50']:>8.1f} "
+                              f"{r['p99']:>8.1f} {r['settled']:>8.1f} {r['page']:>6.1f} "
+                              f"{r['search']:>7.1f} {r['audio']:>6.1f} {r['errors']:>7} "
+                              f"{r['memory']:>8.1f} {r['counted']:>7}/{r['pages']:<14} "
+                              f"{r['cpu'][0]:>14.0f} "
+                              f"{r['cpu'][1] if kind == 'front' else 0:>6.0f}",
+                              flush=True)  # fmt: skip
         finally:
             if group is not None:
                 group.rmdir()

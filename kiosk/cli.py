@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import sys
@@ -114,6 +115,13 @@ def serve(
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    _warm(app)
+    # What was loaded to start (the release, templates, the index's words) lives as long as
+    # the process: out of the collector's sight, a full collection no longer walks it. Those
+    # walks held every phone up on the 1/8-core Pi stand-in (200 requests/s: p99 57-201 ms
+    # before, 25-45 ms after; benchmarks/load_bench.py, docs/performance.md).
+    gc.freeze()
+    click.echo(f"{gc.get_freeze_count():,} objects kept out of the collector's walks.", err=True)
     from kiosk.device.watchdog import start_watchdog
 
     start_watchdog(f"http://127.0.0.1:{settings.port}/")
@@ -176,6 +184,19 @@ def stats(settings: Settings, days: int, as_csv: bool, snapshots: bool) -> None:
             db, data / "outbox", settings.device_name, settings.k_anonymity, days=days
         ):
             click.echo(f"wrote {path}", err=True)
+
+
+def _warm(app) -> None:
+    """Each language searched once before the first phone is answered (kiosk.web.front)."""
+    from kiosk.web.front import warm_search
+    from kiosk.web.state import kiosk_of
+
+    # No release, or one that does not verify: the pages say so, and there is nothing to ready.
+    with contextlib.suppress(KioskError):
+        started = time.monotonic()
+        readied = warm_search(app, kiosk_of(app).library.release())
+        took = (time.monotonic() - started) * 1000
+        click.echo(f"Search readied in {readied} languages ({took:.0f} ms).", err=True)
 
 
 def _follow_for_front(app, www: Path, counts_socket: str | None):

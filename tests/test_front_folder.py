@@ -125,20 +125,29 @@ def test_pages_reported_as_the_app_stops_are_counted(tmp_path, fixture_release, 
 def test_drawing_the_pages_readies_each_languages_search_and_counts_nothing(
     tmp_path, fixture_release, keypair, usage
 ):
-    """A language's first search sets things up (its stemmer, its words' keys, the page's
-    template): on a Pi's CPU that held every phone up for a second after each start. The
-    thread that draws the pages searches once in each language first, as nobody."""
+    """A language's first search sets things up (its stemmer, its words' keys and places,
+    the page's template): on a Pi's CPU that held every phone up for a second after each
+    start. `kiosk serve` searches once in each language before it listens
+    (tests/integration/test_serve.py), and the thread that draws the pages does again for
+    each new release; both as nobody."""
     import sqlite3
 
+    from kiosk import search
     from kiosk.web import create_app
 
     ReleaseStore(tmp_path).install(fixture_release, [keypair[1]])
     app = create_app(device_settings(tmp_path, f"{keypair[0]}.pub"), usage=usage)
     release = kiosk_of(app).library.release()
+    search._passage_words.cache_clear()
     assert "search.html" not in {name for _, name in app.jinja_env.cache}
-    assert front.Pages(app, tmp_path / "www").refresh() > 0
+    assert front.warm_search(app, release) == len(release.languages)
     assert len(release.searches) == len(release.languages)  # one result page each, kept
     assert "search.html" in {name for _, name in app.jinja_env.cache}
+    assert search._passage_words.cache_info().currsize == len(release.languages)
+    again = create_app(device_settings(tmp_path, f"{keypair[0]}.pub"), usage=usage)
+    assert len(kiosk_of(again).library.release().searches) == 0
+    assert front.Pages(again, tmp_path / "www").refresh() > 0
+    assert len(kiosk_of(again).library.release().searches) == len(release.languages)
     usage.flush()
     db = sqlite3.connect(tmp_path / "usage.db")
     tables = [name for (name,) in db.execute("select name from sqlite_master where type='table'")]

@@ -93,6 +93,26 @@ def publish_static(www: Path, static: Path, fingerprint: str) -> None:
     _replace(www / "static", fingerprint, build)
 
 
+def warm_search(app, release: Release, host: str = "localhost") -> int:
+    """Search once in each language, as nobody (uncounted): what a language's first search
+    sets up (its stemmer, its words' keys and places, the page's template) is then ready
+    before a phone asks. On the 1/8-core Pi stand-in those first searches held every phone up
+    for about a second after each start (benchmarks/load_bench.py). Returns how many
+    languages answered."""
+    client = app.test_client()
+    readied = 0
+    for lang in release.languages:
+        titles = [g.text[lang]["title"] for g in release.guides if lang in g.text]
+        if titles and titles[0].split():
+            query = {"q": titles[0].split()[0]}
+            response = client.get(
+                f"/{lang}/search", query_string=query, headers={"Host": host},
+                environ_base={PRERENDER: True},
+            )  # fmt: skip
+            readied += response.status_code == 200
+    return readied
+
+
 class Pages:
     """The phone pages that are the same for everyone, drawn once into ``www/pages`` for the
     front server: each language's home and each guide, with a .gz beside each.
@@ -158,7 +178,7 @@ class Pages:
             target.write_bytes(body)
             target.with_name(target.name + ".gz").write_bytes(gzip.compress(body, 9, mtime=0))
             drawn += 1
-        self._warm_search(client, release)
+        warm_search(self.app, release, self.host)
         with self.lock:
             if (release.version, self.generation, dt.date.today()) != wanted:
                 shutil.rmtree(aside, ignore_errors=True)  # changed meanwhile: draw again
@@ -168,18 +188,6 @@ class Pages:
             os.replace(aside, self.folder)
             self.drawn = wanted
         return drawn
-
-    def _warm_search(self, client, release: Release) -> None:
-        """Search once in each language, as nobody: what a language's first search sets up
-        (its stemmer, its words' keys, the page's template) is then ready before a phone asks.
-        On the 1/8-core Pi stand-in those first searches held every phone up for about a
-        second after each start (benchmarks/load_bench.py); searching stays the app's."""
-        for lang in release.languages:
-            titles = [g.text[lang]["title"] for g in release.guides if lang in g.text]
-            if titles and titles[0].split():
-                word = titles[0].split()[0]
-                client.get(f"/{lang}/search", query_string={"q": word},
-                           headers={"Host": self.host}, environ_base={PRERENDER: True})  # fmt: skip
 
     def run(self, every: float = 2) -> threading.Thread:
         """Keep the pages drawn, in a thread: at once, when told, and each `every` seconds.

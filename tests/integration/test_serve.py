@@ -98,3 +98,22 @@ def test_a_busy_server_warns_once_a_minute_not_once_a_request(device_dir, keypai
     queue_lines = [line for line in busy.output.splitlines() if "Task queue depth" in line]
     assert 1 <= len(queue_lines) <= 2, busy.output[-3000:]
     assert "127.0.0.1" not in busy.output.replace(busy.url, "")
+
+
+def test_each_languages_search_is_readied_before_the_first_phone_is_answered(device_dir, keypair):
+    """A language's first search set up its stemmer, its words and the page: on a Pi's CPU
+    that held every phone up for about a second after each start. `kiosk serve` searches
+    once in each language first, and only then listens."""
+    from kiosk.library import Library
+
+    languages = Library(device_dir, [keypair[1]]).release().languages
+    server = Server(device_dir, Path(f"{keypair[0]}.pub"))
+    server.stop()
+    lines = server.output.splitlines()
+    readied = [n for n, line in enumerate(lines) if line.startswith("Search readied in ")]
+    serving = [n for n, line in enumerate(lines) if line.startswith("Serving the guides")]
+    assert readied and serving and readied[0] < serving[0], server.output
+    assert lines[readied[0]].startswith(f"Search readied in {len(languages)} languages ")
+    # and what was loaded to start is kept out of the collector's full walks
+    frozen = [line for line in lines[: serving[0]] if "kept out of the collector" in line]
+    assert frozen and int(frozen[0].split()[0].replace(",", "")) > 10_000, server.output

@@ -315,11 +315,12 @@ def sync(settings: Settings, usb: str | None, now: bool) -> None:
 def doctor(settings: Settings, as_json: bool) -> None:
     """How this kiosk is: release, software version, last sync, disk, temperature, uptime."""
     import json
+    from dataclasses import asdict
 
     from kiosk.releases.install import ReleaseStore
     from kiosk.sync import heartbeat
 
-    beat = heartbeat(settings, ReleaseStore(settings.data_dir))
+    beat = asdict(heartbeat(settings, ReleaseStore(settings.data_dir)))
     if as_json:
         click.echo(json.dumps(beat, sort_keys=True))
         return

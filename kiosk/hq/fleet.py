@@ -14,10 +14,10 @@ Otherwise **green**. Each rule that fired is listed in words beside the colour.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kiosk.formats import heartbeat as beats
 from kiosk.hq.database import open_hq
 
 SILENT_RED_DAYS = 3
@@ -93,10 +93,6 @@ def _when(text: str | None) -> dt.datetime | None:
     return when.replace(tzinfo=when.tzinfo or dt.UTC) if when else None
 
 
-def _number(value) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
 def fleet(root: Path, now: dt.datetime | None = None) -> list[KioskState]:
     """Every kiosk headquarters knows (added, or heard from), reddest first, then by name."""
     now = now or dt.datetime.now(dt.UTC)
@@ -139,27 +135,20 @@ def kiosks(root: Path) -> dict[str, str]:
         db.close()
 
 
-def _read_heartbeat(state: KioskState, beat: str, received: str, versions: dict) -> None:
-    try:
-        data = json.loads(beat)
-    except ValueError:
-        data = {}
+def _read_heartbeat(state: KioskState, stored: str, received: str, versions: dict) -> None:
+    beat = beats.decode(stored, state.name) or beats.Heartbeat(state.name)
     state.received = _when(received)
-    release = data.get("release")
-    state.release = release if isinstance(release, int) and not isinstance(release, bool) else None
+    state.release = beat.release
     if state.release is not None:
         state.behind = _behind(state.release, versions)
-    free, total = _number(data.get("disk_free")), _number(data.get("disk_total"))
-    state.disk_free = int(free) if free is not None else None
-    if free is not None and total:
-        state.disk_used = max(0.0, min(1.0, 1 - free / total))
-    state.temperature = _number(data.get("temperature"))
-    errors = data.get("errors") if isinstance(data.get("errors"), dict) else {}
-    state.errors = int(_number(errors.get("failures")) or 0)
-    state.last_error = str(errors.get("last_error") or "")[:200]
-    state.last_sync = str(data.get("last_sync") or "")[:300]
-    ok = data.get("last_sync_ok")
-    state.last_sync_ok = ok if isinstance(ok, bool) else None
+    state.disk_free = beat.disk_free
+    if beat.disk_free is not None and beat.disk_total:
+        state.disk_used = max(0.0, min(1.0, 1 - beat.disk_free / beat.disk_total))
+    state.temperature = beat.temperature
+    state.errors = beat.failures
+    state.last_error = beat.last_error[:200]
+    state.last_sync = beat.last_sync
+    state.last_sync_ok = beat.last_sync_ok
 
 
 def _judge(state: KioskState, now: dt.datetime) -> None:
@@ -207,18 +196,15 @@ def history(root: Path, name: str, days: int = 90) -> list[dict]:
     finally:
         db.close()
     out = []
-    for day, beat, received, via in reversed(rows):
-        try:
-            data = json.loads(beat)
-        except ValueError:
+    for day, stored, received, via in reversed(rows):
+        beat = beats.decode(stored, name)
+        if beat is None:
             continue
-        free, total = _number(data.get("disk_free")), _number(data.get("disk_total"))
+        free, total = beat.disk_free, beat.disk_total
         out.append({
-            "day": day, "received": received, "via": via,
-            "release": data.get("release") if isinstance(data.get("release"), int) else None,
+            "day": day, "received": received, "via": via, "release": beat.release,
             "disk_used": (1 - free / total) if free is not None and total else None,
-            "temperature": _number(data.get("temperature")),
-            "last_sync": str(data.get("last_sync") or "")[:300],
+            "temperature": beat.temperature, "last_sync": beat.last_sync,
         })  # fmt: skip
     return out
 

@@ -26,24 +26,20 @@ import contextlib
 import datetime as dt
 import errno
 import hashlib
-import json
 import os
-import re
 import stat
 from pathlib import Path
 
 from kiosk.db import transaction
 from kiosk.errors import KioskError
 from kiosk.files import write_atomic
+from kiosk.formats import heartbeat as beats
 from kiosk.formats.snapshot import MAX_BYTES, NAME, TABLES, Malformed, read_snapshot, seq_of
 from kiosk.hq.database import open_hq
 from kiosk.hq.needs import roll_up_needs
 from kiosk.hq.root import DEVICE_NAME
 from kiosk.hq.totals import rollup
 
-HEARTBEAT = "heartbeat.json"
-DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-MAX_HEARTBEAT = 64 * 1024  # a heartbeat is about 400 bytes; the errors it carries are few
 # O_NOFOLLOW: rsync -a keeps links as links, and a link read as a file would hand ingest
 # whatever it names (headquarters' signing key, another kiosk's heartbeat) as this kiosk's.
 # O_NONBLOCK: opening a FIFO for reading waits for a writer that never comes; this way the
@@ -172,7 +168,7 @@ def _ingest_device(root: Path, db, device: str, folder: int, report: dict) -> No
         if name.startswith("."):
             continue  # rsync's partial files and our own temporaries
         try:
-            if name == HEARTBEAT:
+            if name == beats.NAME:
                 report["heartbeats"] += _heartbeat(root, db, device, folder, report)
             elif match := NAME.fullmatch(name):
                 _snapshot(root, db, device, folder, name, match.group(1), report)
@@ -248,47 +244,41 @@ def _replace_day(db, device: str, data: dict, digest: str, name: str) -> None:
 
 def _heartbeat(root: Path, db, device: str, folder: int, report: dict) -> int:
     try:
-        raw, _st = read_upload(folder, HEARTBEAT, MAX_HEARTBEAT)
+        raw, _st = read_upload(folder, beats.NAME, beats.MAX_BYTES)
     except Unreadable as exc:
-        _reject(root, db, device, folder, HEARTBEAT, "", exc.why, report, st=exc.stat)
+        _reject(root, db, device, folder, beats.NAME, "", exc.why, report, st=exc.stat)
         return 0
     digest = hashlib.sha256(raw).hexdigest()
     seen = db.execute(
-        "SELECT sha256 FROM files WHERE device = ? AND name = ?", [device, HEARTBEAT]
+        "SELECT sha256 FROM files WHERE device = ? AND name = ?", [device, beats.NAME]
     ).fetchone()
     if seen and seen[0] == digest:
         # The kiosk's last heartbeat stays in its folder until the next sync replaces it;
         # reading it again must not make a kiosk that fell silent look heard from.
         return 0
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (ValueError, RecursionError):
+    beat = beats.decode(raw, device)  # the folder says who it is, not the file
+    if beat is None:
         return 0  # the next sync overwrites it
-    if not isinstance(data, dict):
-        return 0
-    data["device"] = device  # the folder says who it is, not the file
     received = report["_now"]
-    day = data.get("day")
-    if not (isinstance(day, str) and DAY.fullmatch(day)):
-        day = received[:10]  # a kiosk that does not know the date: the day it arrived
-    beat = json.dumps(data, sort_keys=True)
+    day = beat.day or received[:10]  # a kiosk that does not know the date: the day it arrived
+    stored = beats.encode(beat).decode().strip()  # only what the reader took, checked
     with db.conn:
         # An older day's heartbeat (a stick that waited a week) never hides a newer one.
         db.execute(
             "INSERT INTO devices VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET "
             "heartbeat = excluded.heartbeat, received = excluded.received "
             "WHERE coalesce(json_extract(devices.heartbeat, '$.day'), '') <= ?",
-            [device, beat, received, day],
+            [device, stored, received, day],
         )
         db.execute(
             "INSERT INTO files VALUES (?, ?, ?, 'ok', NULL) ON CONFLICT DO UPDATE SET "
             "sha256 = excluded.sha256, status = 'ok', message = NULL",
-            [device, HEARTBEAT, digest],
+            [device, beats.NAME, digest],
         )
         db.execute(
             "INSERT INTO heartbeat_day VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
             "heartbeat = excluded.heartbeat, received = excluded.received, via = excluded.via",
-            [device, day, beat, received, report["_via"]],
+            [device, day, stored, received, report["_via"]],
         )
         if report["_via"] == "stick":
             db.execute(

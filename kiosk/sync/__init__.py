@@ -25,7 +25,7 @@ from pathlib import Path
 
 from kiosk.errors import KioskError, ReleaseRejected
 from kiosk.sync.fetch import pull
-from kiosk.sync.outbox import HEARTBEAT, heartbeat, outbox_files, prepare_outbox, push
+from kiosk.sync.outbox import heartbeat, outbox_files, prepare_outbox, push
 from kiosk.sync.state import (
     MAX_BACKOFF,
     SyncBusy,
@@ -39,7 +39,7 @@ from kiosk.sync.state import (
 from kiosk.sync.stick import StickRefused, path_checker, save_on_stick
 from kiosk.sync.transport import RSYNC_BASE, Peer, SyncFailed, Transfer, rsync, ssh_command
 
-__all__ = ["HEARTBEAT", "MAX_BACKOFF", "RSYNC_BASE", "Peer", "StickRefused", "SyncBusy",
+__all__ = ["MAX_BACKOFF", "RSYNC_BASE", "Peer", "StickRefused", "SyncBusy",
            "SyncFailed", "Transfer", "due", "heartbeat", "prepare_outbox", "pull", "push",
            "read_state", "record", "rsync", "run", "ssh_command", "sync_over_ssh", "sync_usb",
            "write_state"]  # fmt: skip

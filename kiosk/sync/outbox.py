@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 from kiosk import __version__
 from kiosk.files import write_atomic
+from kiosk.formats import heartbeat as beats
 from kiosk.releases.install import ReleaseStore
 from kiosk.sync.state import read_state
 from kiosk.sync.transport import Transfer, rsync
-
-HEARTBEAT = "heartbeat.json"
 
 
 def heartbeat(
@@ -20,7 +18,7 @@ def heartbeat(
     store: ReleaseStore,
     usage_health: dict | None = None,
     news: tuple[bool, str] | None = None,
-) -> dict:
+) -> beats.Heartbeat:
     """How this kiosk is doing, for headquarters' fleet view. No visitor data at all.
 
     ``news`` is how this sync's fetch went, when it is newer than the last recorded sync.
@@ -29,20 +27,19 @@ def heartbeat(
 
     state = read_state(settings.data_dir)
     ok, summary = news if news is not None else (state.get("ok"), state.get("summary"))
-    return {
-        "format": 1,
-        "device": settings.device_name,
-        "day": dt.date.today().isoformat(),
-        "release": store.current_version,
-        "app_version": __version__,
-        "last_sync": summary,
-        "last_sync_ok": ok,
-        "disk_free": health.disk_free(settings.data_dir),
-        "disk_total": health.disk_total(settings.data_dir),
-        "temperature": health.cpu_temperature(),
-        "uptime": health.uptime_seconds(),
-        "errors": usage_health or {},
-    }
+    return beats.Heartbeat(
+        device=settings.device_name,
+        day=dt.date.today().isoformat(),
+        release=store.current_version,
+        app_version=__version__,
+        last_sync=summary or "",
+        last_sync_ok=ok,
+        disk_free=health.disk_free(settings.data_dir),
+        disk_total=health.disk_total(settings.data_dir),
+        temperature=health.cpu_temperature(),
+        uptime=health.uptime_seconds(),
+        errors=usage_health or {},
+    )
 
 
 def prepare_outbox(settings, news: tuple[bool, str] | None = None) -> Path:
@@ -54,7 +51,7 @@ def prepare_outbox(settings, news: tuple[bool, str] | None = None) -> Path:
     outbox.mkdir(parents=True, exist_ok=True)
     write_snapshots(data / "usage.db", outbox, settings.device_name, settings.k_anonymity)
     beat = heartbeat(settings, ReleaseStore(data), news=news)
-    write_atomic(outbox / HEARTBEAT, json.dumps(beat, sort_keys=True) + "\n")
+    write_atomic(outbox / beats.NAME, beats.encode(beat))
     # Snapshots older than 60 days have long been delivered; the outbox stays small.
     cutoff = (dt.date.today() - dt.timedelta(days=60)).isoformat()
     for old in outbox.glob("usage-*.json"):

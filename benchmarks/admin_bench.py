@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from kiosk.admin import HASHER
+from kiosk.device.admin import HASHER
 
 
 def main() -> None:

@@ -31,13 +31,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from kiosk.device.usage import write_snapshot
 from kiosk.formats.snapshot import TABLES, snapshot, week_of
 from kiosk.hq.accounts import Accounts
 from kiosk.hq.database import open_hq
 from kiosk.hq.ingest import ingest
 from kiosk.hq.totals import rollup
 from kiosk.hq.web import create_hq_app
-from kiosk.usage import write_snapshot
 from tests.hq_fleet import UNMET, guides, publish_stand_in
 
 K = 5

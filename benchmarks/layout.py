@@ -4,6 +4,11 @@ Run: .venv/bin/python benchmarks/layout.py   (also part of ./dev bench)
 
 Imports are read with ast, those inside functions included (a cycle hidden in a function is
 still a cycle). A private import is ``from kiosk.x import _name`` of a name defined there.
+A module's folder says where it runs (README, Architecture): kiosk/content/ and kiosk/hq/
+where releases are built and kiosks managed, kiosk/device/ on a kiosk, kiosk/formats/ and
+the modules at the top on both. "Device imports of headquarters code" counts the imports
+from anything that runs on a kiosk into kiosk/content/ or kiosk/hq/ (kiosk/cli/ excepted:
+it imports its headquarters commands' modules only when one of them runs).
 """
 
 from __future__ import annotations
@@ -95,7 +100,15 @@ def figures() -> dict:
     lines = {
         name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in known.items()
     }
-    return {"lines": lines, "cycles": cycles(graph), "private": private}
+    off_device = ("kiosk.content", "kiosk.hq")
+    crossing = sorted(
+        f"{name} -> {target}"
+        for name, targets in graph.items()
+        if not name.startswith((*off_device, "kiosk.cli"))
+        for target in targets
+        if target.startswith(off_device)
+    )
+    return {"lines": lines, "cycles": cycles(graph), "private": private, "crossing": crossing}
 
 
 def main() -> None:
@@ -110,6 +123,16 @@ def main() -> None:
     print(f"private cross-module imports: {len(found['private'])}")
     for item in found["private"]:
         print("  " + item)
+    print(f"device imports of headquarters code: {len(found['crossing'])}")
+    for item in found["crossing"]:
+        print("  " + item)
+    folders: dict[str, int] = {}
+    for name in found["lines"]:
+        parts = name.split(".")
+        package = any(m.startswith(name + ".") for m in found["lines"])
+        folder = parts[1] if len(parts) > 2 or (len(parts) == 2 and package) else "top"
+        folders[folder] = folders.get(folder, 0) + 1
+    print("modules per folder: " + ", ".join(f"{k} {v}" for k, v in sorted(folders.items())))
 
 
 if __name__ == "__main__":

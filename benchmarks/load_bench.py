@@ -45,10 +45,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kiosk.config import load_settings  # noqa: E402
+from kiosk.content.build import build_release  # noqa: E402
+from kiosk.device.install import ReleaseStore  # noqa: E402
 from kiosk.device.nginx import DGRAM_QUEUE, nginx_conf  # noqa: E402
-from kiosk.releases.build import build_release  # noqa: E402
-from kiosk.releases.install import ReleaseStore  # noqa: E402
-from kiosk.releases.manifest import generate_key  # noqa: E402
+from kiosk.formats.manifest import generate_key  # noqa: E402
 from kiosk.speech import SAMPLE_RATE, Speaker  # noqa: E402
 
 HOST = "10.42.0.1"

@@ -33,11 +33,11 @@ PYTHON = ROOT / ".venv" / "bin" / "python"
 # test_admin.py those that reach into app.extensions (being reworked) or take many requests.
 MODULES = {
     "manifest": (
-        "kiosk/releases/manifest.py",
+        "kiosk/formats/manifest.py",
         ["tests/test_release_attacks.py"],
     ),
     "usage": (
-        "kiosk/usage.py",
+        "kiosk/device/usage.py",
         [
             "tests/test_usage.py",
             "-k",
@@ -45,7 +45,7 @@ MODULES = {
         ],
     ),
     "sign_in": (
-        "kiosk/web/admin/sign_in.py",
+        "kiosk/device/web/admin/sign_in.py",
         [
             "tests/test_admin.py",
             "-k",
@@ -54,7 +54,7 @@ MODULES = {
         ],
     ),
     "admin_sessions": (
-        "kiosk/web/admin_sessions.py",
+        "kiosk/device/web/admin_sessions.py",
         [
             "tests/test_admin.py",
             "-k",

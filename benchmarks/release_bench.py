@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from kiosk.releases.build import build_release
-from kiosk.releases.install import ReleaseStore
-from kiosk.releases.manifest import generate_key, verify_release
+from kiosk.content.build import build_release
+from kiosk.device.install import ReleaseStore
+from kiosk.formats.manifest import generate_key, verify_release
 from kiosk.speech import Speaker
 
 ROOT = Path(__file__).resolve().parent.parent

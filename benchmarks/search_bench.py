@@ -29,16 +29,16 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.load_bench import SEARCH_WORDS  # noqa: E402
 from kiosk.config import load_settings  # noqa: E402
-from kiosk.releases.build import build_release  # noqa: E402
-from kiosk.releases.install import ReleaseStore  # noqa: E402
-from kiosk.releases.manifest import (  # noqa: E402
+from kiosk.content.build import build_release  # noqa: E402
+from kiosk.device.install import ReleaseStore  # noqa: E402
+from kiosk.device.web import create_app  # noqa: E402
+from kiosk.device.web.state import kiosk_of  # noqa: E402
+from kiosk.formats.manifest import (  # noqa: E402
     generate_key,
     load_private_key,
     write_manifest,
 )
 from kiosk.speech import Speaker  # noqa: E402
-from kiosk.web import create_app  # noqa: E402
-from kiosk.web.state import kiosk_of  # noqa: E402
 
 
 def main() -> None:
@@ -76,7 +76,7 @@ def main() -> None:
 FIRST = """
 import sys, time
 from kiosk.config import load_settings
-from kiosk.web import create_app
+from kiosk.device.web import create_app
 app = create_app(load_settings(environ={}, data_dir=sys.argv[1], trusted_keys=[sys.argv[2]]))
 client = app.test_client()
 client.get("/en/", environ_base={"REMOTE_ADDR": "10.42.0.5"})  # the release loaded

@@ -4,8 +4,9 @@ Run: .venv/bin/python benchmarks/search_quality.py   (also part of ./dev bench)
 
 The sample guides are indexed twice, in one run:
 - "unicode61": the index releases had until 2026-12 (SQLite's unicode61 tokenizer over the
-  text, sections only, no titles or summaries), read by kiosk.search's reader for old indexes;
-- "words": kiosk.search's index (whole words keyed by kiosk.words, titles and summaries).
+  text, sections only, no titles or summaries), read by kiosk.formats.search's reader for
+  old indexes;
+- "words": kiosk.formats.search's index (whole words keyed by kiosk.words, titles and summaries).
 Each language's labelled queries (benchmarks/search_queries/<lang>.toml) are run against
 both. For each query, the first 10 results are compared with the passages a reader would want:
 - precision: the share of results that are wanted (a query that should find nothing scores 1
@@ -28,9 +29,9 @@ import sqlite_utils
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kiosk.releases.build import index_passages, render_guide  # noqa: E402
-from kiosk.releases.source import load_content  # noqa: E402
-from kiosk.search import build_index, search  # noqa: E402
+from kiosk.content.build import index_passages, render_guide  # noqa: E402
+from kiosk.content.source import load_content  # noqa: E402
+from kiosk.formats.search import build_index, search  # noqa: E402
 from kiosk.text import strip_arabic_marks  # noqa: E402
 
 QUERIES = ROOT / "benchmarks" / "search_queries"

@@ -22,9 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kiosk.releases.build import build_release  # noqa: E402
-from kiosk.releases.install import ReleaseStore  # noqa: E402
-from kiosk.releases.manifest import generate_key  # noqa: E402
+from kiosk.content.build import build_release  # noqa: E402
+from kiosk.device.install import ReleaseStore  # noqa: E402
+from kiosk.formats.manifest import generate_key  # noqa: E402
 from kiosk.speech import Speaker  # noqa: E402
 
 PAGES = ["/", "/ne/", "/ar/guide/documents", "/es/guide/recruiters", "/en/help", "/ro/guide/money"]

@@ -20,11 +20,11 @@ sys.path.insert(0, str(ROOT))
 
 
 from kiosk.config import load_settings  # noqa: E402
+from kiosk.device.sync import Peer, pull, push  # noqa: E402
+from kiosk.device.usage import snapshot, write_snapshot  # noqa: E402
+from kiosk.formats.manifest import generate_key  # noqa: E402
 from kiosk.hq import add_device, publish  # noqa: E402
-from kiosk.releases.manifest import generate_key  # noqa: E402
 from kiosk.speech import Speaker  # noqa: E402
-from kiosk.sync import Peer, pull, push  # noqa: E402
-from kiosk.usage import snapshot, write_snapshot  # noqa: E402
 from tests.sshd import SshServer  # noqa: E402
 
 

@@ -17,12 +17,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kiosk.releases.build import build_release  # noqa: E402
-from kiosk.releases.install import ReleaseStore  # noqa: E402
-from kiosk.releases.manifest import generate_key  # noqa: E402
+from kiosk.content.build import build_release  # noqa: E402
+from kiosk.device.install import ReleaseStore  # noqa: E402
+from kiosk.device.usage import Usage, read_counts, snapshot  # noqa: E402
+from kiosk.device.web import create_app  # noqa: E402
+from kiosk.formats.manifest import generate_key  # noqa: E402
 from kiosk.speech import Speaker  # noqa: E402
-from kiosk.usage import Usage, read_counts, snapshot  # noqa: E402
-from kiosk.web import create_app  # noqa: E402
 from tests.conftest import FIXTURE_CONTENT, device_settings  # noqa: E402
 
 

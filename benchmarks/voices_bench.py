@@ -25,10 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kiosk import audio  # noqa: E402
-from kiosk.releases.build import render_guide, segments_of, takes_of  # noqa: E402
-from kiosk.releases.source import load_content  # noqa: E402
+from kiosk.content.build import render_guide, segments_of, takes_of  # noqa: E402
+from kiosk.content.source import load_content  # noqa: E402
+from kiosk.content.studio import create_studio  # noqa: E402
 from kiosk.speech import SAMPLE_RATE, Speaker, wav_samples  # noqa: E402
-from kiosk.studio import create_studio  # noqa: E402
 
 GUIDE = "deciding"
 

@@ -20,7 +20,7 @@ from invoke import task
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kiosk import deploy as fleet
+from kiosk.hq import deploy as fleet
 
 HELP = {
     "inventory": "TOML file of [[kiosk]] entries",

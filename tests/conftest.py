@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.releases.build import build_release
-from kiosk.releases.manifest import PublicKey, generate_key, load_private_key, write_manifest
+from kiosk.content.build import build_release
+from kiosk.formats.manifest import PublicKey, generate_key, load_private_key, write_manifest
 from kiosk.speech import Speaker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,7 +108,7 @@ def partial_content(dst: Path) -> Path:
 @pytest.fixture(scope="session")
 def device_dir(tmp_path_factory, fixture_release, keypair) -> Path:
     """A device data folder with the fixture release installed (shared: do not modify)."""
-    from kiosk.releases.install import ReleaseStore
+    from kiosk.device.install import ReleaseStore
 
     data = tmp_path_factory.mktemp("device")
     ReleaseStore(data).install(fixture_release, [keypair[1]])
@@ -123,7 +123,7 @@ def device_settings(data_dir: Path, key_pub: Path, **extra):
 
 @pytest.fixture
 def usage(tmp_path):
-    from kiosk.usage import Usage
+    from kiosk.device.usage import Usage
 
     usage = Usage(tmp_path / "usage.db", start=False)
     yield usage
@@ -132,7 +132,7 @@ def usage(tmp_path):
 
 @pytest.fixture
 def app(device_dir, keypair, usage):
-    from kiosk.web import create_app
+    from kiosk.device.web import create_app
 
     return create_app(device_settings(device_dir, Path(f"{keypair[0]}.pub")), usage=usage)
 
@@ -217,7 +217,7 @@ class Server:
 
 @pytest.fixture(scope="session")
 def sample_device(tmp_path_factory, sample_release, keypair) -> Path:
-    from kiosk.releases.install import ReleaseStore
+    from kiosk.device.install import ReleaseStore
 
     data = tmp_path_factory.mktemp("sample-device")
     ReleaseStore(data).install(sample_release, [keypair[1]])

@@ -13,9 +13,9 @@ import random
 import tomllib
 from pathlib import Path
 
+from kiosk.device.usage import snapshot, write_snapshot
 from kiosk.formats.snapshot import week_of
 from kiosk.hq import add_device, ingest
-from kiosk.usage import snapshot, write_snapshot
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
 LANGS = {"NP": ("ne", "en"), "MX": ("es", "en"), "MD": ("ro", "en", "ar")}

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kiosk.admin import Auth
 from kiosk.cli import main
-from kiosk.web import create_app
-from kiosk.web.state import kiosk_of
+from kiosk.device.admin import Auth
+from kiosk.device.web import create_app
+from kiosk.device.web.state import kiosk_of
 from tests.conftest import device_settings
 
 SCREEN = {"REMOTE_ADDR": "127.0.0.1"}
@@ -26,7 +26,7 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def device(tmp_path, fixture_release, keypair):
-    from kiosk.releases.install import ReleaseStore
+    from kiosk.device.install import ReleaseStore
 
     data = tmp_path / "device"
     ReleaseStore(data).install(fixture_release, [keypair[1]])
@@ -80,7 +80,7 @@ def test_set_password_needs_twelve_characters_and_stores_only_an_argon2id_hash(t
 
 
 def test_no_password_says_how_to_set_one(tmp_path, fixture_release, keypair, usage):
-    from kiosk.releases.install import ReleaseStore
+    from kiosk.device.install import ReleaseStore
 
     ReleaseStore(tmp_path / "d").install(fixture_release, [keypair[1]])
     page = new_app(tmp_path / "d", keypair, usage).test_client().get("/admin/", environ_base=SCREEN)
@@ -422,7 +422,7 @@ def test_admin_words_fallback_matches_the_content():
 
     root = Path(__file__).resolve().parent.parent
     content = tomllib.loads((root / "content/ui/en.toml").read_text())["admin"]
-    fallback = tomllib.loads((root / "kiosk/web/admin_words.toml").read_text())["admin"]
+    fallback = tomllib.loads((root / "kiosk/device/web/admin_words.toml").read_text())["admin"]
     assert content == fallback
 
 
@@ -434,7 +434,7 @@ def test_eight_parallel_clients_get_exactly_the_limit_through(device, keypair):
     import http.client
     import threading
 
-    from kiosk.admin import MAX_FAILURES_PER_HOUR
+    from kiosk.device.admin import MAX_FAILURES_PER_HOUR
     from tests.conftest import Server
 
     server = Server(device, Path(f"{keypair[0]}.pub"), KIOSK_THREADS="8")
@@ -474,7 +474,7 @@ def test_eight_parallel_clients_get_exactly_the_limit_through(device, keypair):
 
 def test_the_hour_slides_no_fresh_hundred_at_the_minute_edge(device):
     """100 wrong tries at 10:00:59 leave none at 11:00:00; the first comes back at 11:00:59."""
-    from kiosk.admin import MAX_FAILURES_PER_HOUR, Throttled
+    from kiosk.device.admin import MAX_FAILURES_PER_HOUR, Throttled
 
     now = [dt.datetime(2026, 3, 2, 10, 0, 59, 500_000, tzinfo=dt.UTC).timestamp()]
     auth = Auth(device, clock=lambda: now[0])
@@ -505,7 +505,7 @@ def test_an_upgrade_keeps_the_old_per_minute_counts(device):
     """A kiosk updated mid-attack keeps its throttle: older admin.db files had minute buckets."""
     import sqlite3
 
-    from kiosk.admin import Throttled
+    from kiosk.device.admin import Throttled
 
     now = dt.datetime(2026, 3, 2, 10, 30, 20, tzinfo=dt.UTC)
     with sqlite3.connect(device / "admin.db") as old:
@@ -676,7 +676,7 @@ def test_a_notice_saved_before_the_upgrade_shows_without_bidi_controls(device):
 
 def stick_with_release(root: Path, name: str, fixture_release, keypair, version=200) -> Path:
     """A folder under ``root`` holding a newer signed release, as a stick would."""
-    from kiosk.releases.manifest import load_private_key, write_manifest
+    from kiosk.formats.manifest import load_private_key, write_manifest
 
     stick = root / name
     shutil.copytree(fixture_release, stick / "release")
@@ -877,7 +877,7 @@ def test_only_the_notice_form_takes_a_large_body(admin_app):
 
 def test_sessions_keep_the_cap_and_sweep_only_the_idle():
     """Sessions, in memory, on their own clock: the caps are exact and only idle ones go."""
-    from kiosk.web.admin_sessions import MAX_WAITING, Sessions
+    from kiosk.device.web.admin_sessions import MAX_WAITING, Sessions
 
     now = [0.0]
     sessions = Sessions(idle_seconds=100, lifetime_seconds=1000, clock=lambda: now[0])
@@ -905,7 +905,7 @@ def test_sessions_keep_the_cap_and_sweep_only_the_idle():
 
 
 def test_ending_a_session_ends_a_waiting_one_too_and_its_csrf_token_is_worthless():
-    from kiosk.web.admin_sessions import Sessions, post_allowed
+    from kiosk.device.web.admin_sessions import Sessions, post_allowed
 
     sessions = Sessions(idle_seconds=100, lifetime_seconds=1000, clock=lambda: 0.0)
     page = sessions.new("screen", "en")
@@ -916,7 +916,7 @@ def test_ending_a_session_ends_a_waiting_one_too_and_its_csrf_token_is_worthless
 
 
 def test_a_post_from_another_site_or_with_another_token_is_refused():
-    from kiosk.web.admin_sessions import Sessions, post_allowed
+    from kiosk.device.web.admin_sessions import Sessions, post_allowed
 
     session = Sessions(100, 1000).new("screen", "en", signed_in=True)
     assert post_allowed(session, session.csrf, "http://kiosk", "kiosk")
@@ -943,7 +943,7 @@ def test_sign_in_answers_a_wrong_password_with_a_redirect_and_the_page_in_the_ch
 
 def test_ending_a_session_after_its_lifetime_however_busy():
     """The absolute limit counts from when the session was made, not from the clock's zero."""
-    from kiosk.web.admin_sessions import Sessions
+    from kiosk.device.web.admin_sessions import Sessions
 
     now = [5000.0]
     sessions = Sessions(idle_seconds=100, lifetime_seconds=1000, clock=lambda: now[0])
@@ -958,7 +958,7 @@ def test_ending_a_session_after_its_lifetime_however_busy():
 def test_when_the_sessions_are_full_the_one_left_alone_longest_goes_not_the_one_in_use():
     """The librarian at the screen keeps working when another sign-in fills the table: the
     session evicted is the one seen least recently, not the one made first."""
-    from kiosk.web.admin_sessions import Sessions
+    from kiosk.device.web.admin_sessions import Sessions
 
     now = [0.0]
     sessions = Sessions(idle_seconds=100, lifetime_seconds=1000, clock=lambda: now[0],

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import re
 
-from kiosk.releases.build import build_release
-from kiosk.releases.manifest import MANIFEST, SIGNATURE, verify_release
-from kiosk.search import search
+from kiosk.content.build import build_release
+from kiosk.formats.manifest import MANIFEST, SIGNATURE, verify_release
+from kiosk.formats.search import search
 from kiosk.speech import Speaker
 from tests.conftest import FIXTURE_CONTENT, run_kiosk
 from tests.test_speech import assert_sentences_have_their_own_sound, decode
@@ -182,8 +182,8 @@ def test_human_recordings_replace_synthetic_speech(tmp_path, keypair, speaker):
 def test_recording_for_an_unknown_section_is_an_error(tmp_path):
     import pytest
 
+    from kiosk.content.source import load_content
     from kiosk.errors import ContentInvalid
-    from kiosk.releases.source import load_content
     from tests.conftest import copy_content
 
     root = copy_content(tmp_path / "c")

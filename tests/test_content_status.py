@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from kiosk.releases.source import load_content
-from kiosk.releases.status import as_html, content_status
+from kiosk.content.source import load_content
+from kiosk.content.status import as_html, content_status
 from tests.conftest import copy_content, partial_content, run_kiosk
 from tests.test_source import TODAY
 

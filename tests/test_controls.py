@@ -84,9 +84,9 @@ def test_a_long_press_shuts_down_a_short_one_does_not(controls):
 
 
 def test_greeting_uses_the_languages_used_most_here(tmp_path, fixture_release, keypair):
+    from kiosk.device.install import ReleaseStore
+    from kiosk.device.usage import Usage
     from kiosk.device.window import greeting_urls
-    from kiosk.releases.install import ReleaseStore
-    from kiosk.usage import Usage
 
     ReleaseStore(tmp_path).install(fixture_release, [keypair[1]])
     settings = load_settings(environ={}, data_dir=str(tmp_path))

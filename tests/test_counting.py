@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from kiosk.web.state import Visits
+from kiosk.device.web.state import Visits
 
 
 def test_a_returning_cookie_is_the_same_visit_and_keeps_its_languages():

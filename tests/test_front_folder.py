@@ -6,11 +6,11 @@ import time
 
 import pytest
 
+from kiosk.device.install import ReleaseStore
+from kiosk.device.library import Library
+from kiosk.device.web import front
+from kiosk.device.web.state import kiosk_of
 from kiosk.errors import ReleaseNotFound
-from kiosk.library import Library
-from kiosk.releases.install import ReleaseStore
-from kiosk.web import front
-from kiosk.web.state import kiosk_of
 from tests.conftest import device_settings
 
 
@@ -31,7 +31,7 @@ def test_listeners_hear_of_each_change_once_not_of_every_look(tmp_path, fixture_
 def test_waiting_for_a_first_release_costs_nothing(tmp_path, keypair, usage):
     """A fresh kiosk waits for its first release (a stick, a sync) with the pages thread
     looking every `every` seconds, not spinning: it once woke itself up on every look."""
-    from kiosk.web import create_app
+    from kiosk.device.web import create_app
 
     app = create_app(device_settings(tmp_path, f"{keypair[0]}.pub"), usage=usage)
     www = tmp_path / "www"
@@ -59,8 +59,8 @@ def test_every_page_the_front_server_reports_is_counted_once_and_nothing_else(
     import socket
     import sqlite3
 
-    from kiosk.web import create_app
-    from kiosk.web.counting import listen_to_front
+    from kiosk.device.web import create_app
+    from kiosk.device.web.counting import listen_to_front
 
     ReleaseStore(tmp_path).install(fixture_release, [keypair[1]])
     app = create_app(device_settings(tmp_path, f"{keypair[0]}.pub"), usage=usage)
@@ -102,8 +102,8 @@ def test_pages_reported_as_the_app_stops_are_counted(tmp_path, fixture_release, 
     import socket
     import sqlite3
 
-    from kiosk.web import create_app
-    from kiosk.web.counting import listen_to_front
+    from kiosk.device.web import create_app
+    from kiosk.device.web.counting import listen_to_front
 
     ReleaseStore(tmp_path).install(fixture_release, [keypair[1]])
     app = create_app(device_settings(tmp_path, f"{keypair[0]}.pub"), usage=usage)
@@ -132,8 +132,8 @@ def test_drawing_the_pages_readies_each_languages_search_and_counts_nothing(
     each new release; both as nobody."""
     import sqlite3
 
-    from kiosk import search
-    from kiosk.web import create_app
+    from kiosk.device.web import create_app
+    from kiosk.formats import search
 
     ReleaseStore(tmp_path).install(fixture_release, [keypair[1]])
     app = create_app(device_settings(tmp_path, f"{keypair[0]}.pub"), usage=usage)

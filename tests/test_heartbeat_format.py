@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.device.install import ReleaseStore
+from kiosk.device.sync.outbox import heartbeat, prepare_outbox
 from kiosk.formats import heartbeat as beats
-from kiosk.releases.install import ReleaseStore
-from kiosk.sync.outbox import heartbeat, prepare_outbox
 from tests.conftest import device_settings
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.device.usage import Usage, read_counts, snapshot, write_snapshot
 from kiosk.hq import ingest
-from kiosk.usage import Usage, read_counts, snapshot, write_snapshot
 from tests.conftest import run_kiosk
 
 
@@ -184,7 +184,7 @@ def rejected_bytes(root: Path) -> list[bytes]:
 
 
 def test_ingest_never_follows_a_link_a_kiosk_uploaded(tmp_path):
-    from kiosk.releases.manifest import generate_key
+    from kiosk.formats.manifest import generate_key
 
     secret = tmp_path / "keys" / "release-key"
     generate_key(secret)
@@ -316,7 +316,7 @@ def test_one_bad_file_is_set_aside_and_the_run_goes_on(tmp_path, body):
 def test_an_older_snapshot_of_a_day_never_replaces_a_newer_one(tmp_path):
     import datetime as dt
 
-    from kiosk.usage import write_snapshots
+    from kiosk.device.usage import write_snapshots
 
     day = dt.date(2026, 11, 18)
     usage = Usage(tmp_path / "u.db", start=False, now=lambda: dt.datetime(2026, 11, 18, 10))

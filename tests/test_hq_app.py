@@ -16,8 +16,8 @@ import stat
 import pytest
 from click.testing import CliRunner
 
-from kiosk.admin import MAX_FAILURES_PER_HOUR
 from kiosk.cli import main
+from kiosk.device.admin import MAX_FAILURES_PER_HOUR
 from kiosk.errors import KioskError
 from kiosk.hq import add_device, ingest
 from kiosk.hq.accounts import Accounts
@@ -46,7 +46,7 @@ def send_day(root, device: str, day: str, views: int, visits: int | None = None,
              lang: str = "ne", visit_channel: str = "phone") -> None:  # fmt: skip
     """A kiosk's day as its snapshot (written at its own k of 2) in its inbox: one guide cell
     of ``views`` and one channel cell of ``visits`` (the views, unless given)."""
-    from kiosk.usage import snapshot, write_snapshot
+    from kiosk.device.usage import snapshot, write_snapshot
 
     visits = views if visits is None else visits
     counts = {"guide_day": [{"day": day, "guide": "passport", "lang": lang, "channel": "phone",
@@ -367,7 +367,7 @@ def test_the_content_page_shows_stale_and_missing_and_the_overdue_help_line_firs
 
 def unmet(root, device: str, week: str, lang: str, term: str, searches: int) -> None:
     """A kiosk's snapshot with one unmet search term, through the inbox and ingest."""
-    from kiosk.usage import snapshot, write_snapshot
+    from kiosk.device.usage import snapshot, write_snapshot
 
     monday = dt.date.fromisocalendar(int(week[:4]), int(week[6:]), 1).isoformat()
     counts = {"unmet_week": [{"week": week, "lang": lang, "term": term, "searches": searches}]}

@@ -12,10 +12,10 @@ import shutil
 
 import pytest
 
+from kiosk.formats.keys import load_private_key
+from kiosk.formats.manifest import write_manifest
 from kiosk.hq.accounts import Accounts
 from kiosk.hq.web import create_hq_app
-from kiosk.releases.keys import load_private_key
-from kiosk.releases.manifest import write_manifest
 from tests.test_hq_app import PASSWORD, token_of
 
 NEW_TITLE = "Your passport, and two copies of it"

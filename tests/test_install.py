@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.device.install import ReleaseStore
 from kiosk.errors import ReleaseNotFound, ReleaseRejected
-from kiosk.releases.install import ReleaseStore
-from kiosk.releases.manifest import MANIFEST, SIGNATURE, verify_release
+from kiosk.formats.manifest import MANIFEST, SIGNATURE, verify_release
 from tests.conftest import make_release, run_kiosk
 
 
@@ -41,14 +41,14 @@ def live_files(store: ReleaseStore) -> dict[str, bytes]:
 
 def resign(root, key_path, edit):
     """Change the manifest with ``edit`` and sign it again with ``key_path``."""
-    from kiosk.releases.manifest import load_private_key
+    from kiosk.formats.manifest import load_private_key
 
     data = json.loads((root / MANIFEST).read_text())
     edit(data)
     body = (json.dumps(data, indent=1, sort_keys=True) + "\n").encode()
     (root / MANIFEST).write_bytes(body)
     key = load_private_key(key_path)
-    from kiosk.releases.manifest import PublicKey
+    from kiosk.formats.manifest import PublicKey
 
     kid = PublicKey(key.public_key(), "").id
     import base64
@@ -181,7 +181,7 @@ def _tamper_cases():
 
     def not_json(root, key, other):
         resign(root, key, lambda d: None)
-        from kiosk.releases.manifest import load_private_key
+        from kiosk.formats.manifest import load_private_key
 
         body = b"this is not json"
         (root / MANIFEST).write_bytes(body)
@@ -282,8 +282,8 @@ def test_leftovers_of_an_interrupted_install_are_cleaned(store, tmp_path):
 
 INSTALLER = """
 import sys
-from kiosk.releases.install import ReleaseStore
-from kiosk.releases.manifest import load_public_key
+from kiosk.device.install import ReleaseStore
+from kiosk.formats.manifest import load_public_key
 ReleaseStore(sys.argv[1]).install(sys.argv[2], [load_public_key(sys.argv[3])])
 """
 

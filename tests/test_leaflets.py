@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.releases.manifest import verify_release
+from kiosk.formats.manifest import verify_release
 
 BIDI_MARKS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -135,7 +135,7 @@ def test_phones_get_a_link_to_print_or_keep_the_guide(client, fixture_release):
 
 
 def test_a_rebuild_reprints_only_the_leaflets_whose_content_changed(tmp_path, keypair, speaker):
-    from kiosk.releases.build import build_release
+    from kiosk.content.build import build_release
     from tests.conftest import copy_content
 
     content = copy_content(tmp_path / "content")

@@ -3,7 +3,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from kiosk.releases.markdown import SentenceCounter, parse_guide, render_blocks, render_inline
+from kiosk.content.markdown import SentenceCounter, parse_guide, render_blocks, render_inline
 
 GUIDE = """# Title
 

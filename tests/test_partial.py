@@ -13,10 +13,10 @@ from typing import ClassVar
 
 import pytest
 
-from kiosk.releases.build import build_release
-from kiosk.releases.install import ReleaseStore
-from kiosk.usage import Usage
-from kiosk.web import create_app
+from kiosk.content.build import build_release
+from kiosk.device.install import ReleaseStore
+from kiosk.device.usage import Usage
+from kiosk.device.web import create_app
 from tests.conftest import device_settings, partial_content
 
 PHONE = {"REMOTE_ADDR": "10.42.0.23"}
@@ -211,7 +211,7 @@ def test_a_section_changed_in_english_since_its_translation_says_so(site, partia
 def test_the_radio_pack_takes_each_language_s_own_guides(partial_release):
     import json
 
-    from kiosk.releases.radio import tracks_of
+    from kiosk.content.radio import tracks_of
 
     out, _, _ = partial_release
     tracks = tracks_of(json.loads((out / "catalog.json").read_text()))

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from kiosk.cli import main
+from kiosk.content.radio import find_release, radio_pack
 from kiosk.errors import KioskError, ReleaseNotFound, ReleaseRejected, ToolMissing
-from kiosk.releases.radio import find_release, radio_pack
 
 
 @pytest.fixture(scope="module")

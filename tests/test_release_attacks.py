@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.releases.install import ReleaseStore
-from kiosk.releases.manifest import MANIFEST, SIGNATURE, PublicKey, load_private_key
+from kiosk.device.install import ReleaseStore
+from kiosk.formats.manifest import MANIFEST, SIGNATURE, PublicKey, load_private_key
 from tests.conftest import make_release, run_kiosk
 
 
@@ -130,9 +130,10 @@ def test_a_file_name_ending_in_a_newline_is_refused(tmp_path, device, keypair):
 def test_no_name_pattern_in_the_kiosk_accepts_a_trailing_newline(tmp_path):
     """Every name pattern, as the kiosk itself compiled it, and the checks that use them."""
     from kiosk import hq
+    from kiosk.content import checks, source
+    from kiosk.device.web import common
     from kiosk.errors import KioskError
-    from kiosk.releases import checks, manifest, source
-    from kiosk.web import common
+    from kiosk.formats import manifest
 
     with pytest.raises(KioskError, match="device name"):
         hq.add_device(tmp_path, "kiosk-a\n")
@@ -282,8 +283,8 @@ def test_the_writer_refuses_the_versions_the_reader_refuses(tmp_path, keypair, s
     """One format, one reader, one writer: a build cannot make what every kiosk refuses."""
     import datetime as dt
 
+    from kiosk.content.build import build_release
     from kiosk.errors import KioskError
-    from kiosk.releases.build import build_release
     from tests.conftest import FIXTURE_CONTENT
 
     later = int((dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).strftime("%Y%m%d%H%M%S"))
@@ -301,7 +302,7 @@ def test_a_manifest_that_is_a_link_or_a_fifo_is_refused_without_waiting(tmp_path
     import threading
 
     from kiosk.errors import ReleaseRejected
-    from kiosk.releases.manifest import read_manifest
+    from kiosk.formats.manifest import read_manifest
 
     good = make_release(tmp_path / "good", keypair[0], 9)
     linked = make_release(tmp_path / "linked", keypair[0], 9)
@@ -329,7 +330,7 @@ def test_a_manifest_that_is_a_link_or_a_fifo_is_refused_without_waiting(tmp_path
 
 
 def test_text_from_a_release_is_cut_to_its_limit_and_marked():
-    from kiosk.releases.manifest import shown
+    from kiosk.formats.manifest import shown
 
     assert shown("x" * 80) == "x" * 80
     assert shown("x" * 81) == "x" * 79 + "…" and len(shown("y" * 500, 40)) == 40
@@ -338,7 +339,7 @@ def test_text_from_a_release_is_cut_to_its_limit_and_marked():
 
 def test_a_name_too_long_for_a_stick_or_a_path_too_long_for_the_kiosk_is_refused():
     from kiosk.errors import ReleaseRejected
-    from kiosk.releases.manifest import check_path
+    from kiosk.formats.manifest import check_path
 
     assert check_path("a" * 255) == "a" * 255
     assert check_path("/".join(["b" * 200] * 5)) == "/".join(["b" * 200] * 5)  # 1,004
@@ -353,7 +354,7 @@ def test_a_release_versioned_at_its_own_creation_second_with_an_empty_file_is_re
     """What the build writes by default: version = creation time as YYYYMMDDHHMMSS."""
     import datetime as dt
 
-    from kiosk.releases.manifest import verify_release, write_manifest
+    from kiosk.formats.manifest import verify_release, write_manifest
 
     root = tmp_path / "r"
     root.mkdir()

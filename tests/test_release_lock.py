@@ -9,14 +9,14 @@ import threading
 
 import pytest
 
+from kiosk.device.install import ReleaseStore
 from kiosk.errors import KioskError
-from kiosk.releases.install import ReleaseStore
-from kiosk.releases.manifest import verify_release
+from kiosk.formats.manifest import verify_release
 from tests.conftest import KIOSK, make_release, run_kiosk
 
 RECOVER_LOOP = """
 import os, sys, time
-from kiosk.releases.install import ReleaseStore
+from kiosk.device.install import ReleaseStore
 store = ReleaseStore(sys.argv[1])
 while not os.path.exists(sys.argv[2]):
     store.recover()  # what `kiosk serve` does as it starts

@@ -14,9 +14,9 @@ import pytest
 import sqlite_utils
 
 from kiosk import words
-from kiosk.releases.build import index_passages, render_guide
-from kiosk.releases.source import load_content
-from kiosk.search import build_index, search
+from kiosk.content.build import index_passages, render_guide
+from kiosk.content.source import load_content
+from kiosk.formats.search import build_index, search
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ROOT / "benchmarks" / "search_queries"
@@ -244,8 +244,8 @@ def test_the_build_lists_the_words_a_need_may_name(fixture_release, tmp_path):
     import json
     import shutil
 
-    from kiosk.library import Release
-    from kiosk.search import catalog_words, known_words
+    from kiosk.device.library import Release
+    from kiosk.formats.search import catalog_words, known_words
 
     catalog = json.loads((fixture_release / "catalog.json").read_text(encoding="utf-8"))
     listed = known_words(fixture_release / "search.db")

@@ -14,9 +14,9 @@ import pytest
 
 from kiosk.cli import main
 from kiosk.config import load_settings
-from kiosk.deploy import USER as PROVISIONED_USER
 from kiosk.device.services import render
 from kiosk.errors import SettingsError
+from kiosk.hq.deploy import USER as PROVISIONED_USER
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from kiosk.device.usage import Usage, write_snapshots
 from kiosk.formats.snapshot import (
     MAX_BYTES,
     Malformed,
@@ -17,7 +18,6 @@ from kiosk.formats.snapshot import (
     snapshot,
     write_snapshot,
 )
-from kiosk.usage import Usage, write_snapshots
 
 DAY = "2026-11-25"
 
@@ -68,7 +68,7 @@ def test_processes_writing_the_same_outbox_never_reuse_a_number(tmp_path):
     usage.close()
     writer = (
         "import datetime as dt, sys; from pathlib import Path; "
-        "from kiosk.usage import write_snapshots; "
+        "from kiosk.device.usage import write_snapshots; "
         "[write_snapshots(Path(sys.argv[1]), Path(sys.argv[2]), 'k', 2, days=1, "
         "today=dt.date(2026, 11, 25)) for _ in range(25)]"
     )

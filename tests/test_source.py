@@ -5,8 +5,8 @@ import re
 
 import pytest
 
+from kiosk.content.source import load_content
 from kiosk.errors import ContentInvalid
-from kiosk.releases.source import load_content
 from tests.conftest import FIXTURE_CONTENT, SAMPLE_CONTENT, copy_content, run_kiosk
 
 TODAY = dt.date(2026, 11, 25)
@@ -170,7 +170,7 @@ def test_templates_use_only_required_words():
     from kiosk.vocabulary import REQUIRED_UI_KEYS
 
     used = set()
-    for template in (Path(__file__).parent.parent / "kiosk/web/templates").glob("*.html"):
+    for template in (Path(__file__).parent.parent / "kiosk/device/web/templates").glob("*.html"):
         used |= set(re.findall(r"\b(?:words|w)\.([a-z_]+)", template.read_text()))
     used -= {"get", "replace"}
     assert used <= set(REQUIRED_UI_KEYS), used - set(REQUIRED_UI_KEYS)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from kiosk.content.build import build_release
+from kiosk.content.source import load_content
+from kiosk.device.install import ReleaseStore
+from kiosk.device.usage import Usage
+from kiosk.device.web import create_app
 from kiosk.errors import ContentInvalid
-from kiosk.releases.build import build_release
-from kiosk.releases.install import ReleaseStore
-from kiosk.releases.source import load_content
-from kiosk.usage import Usage
-from kiosk.web import create_app
 from tests.conftest import copy_content, device_settings
 from tests.test_source import TODAY
 

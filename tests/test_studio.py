@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 from kiosk import audio
-from kiosk.releases import recordings
-from kiosk.releases.build import build_release, render_guide
-from kiosk.releases.source import load_content
+from kiosk.content import recordings
+from kiosk.content.build import build_release, render_guide
+from kiosk.content.source import load_content
+from kiosk.content.studio import create_studio
 from kiosk.speech import SAMPLE_RATE
-from kiosk.studio import create_studio
 from tests.conftest import copy_content, free_port, reading_wav, wait_until_listening
 from tests.test_speech import assert_sentences_have_their_own_sound, decode
 

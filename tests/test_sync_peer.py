@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.sync import Peer, ssh_command
+from kiosk.device.sync import Peer, ssh_command
 
 
 def test_ssh_pins_the_host_key_offers_one_key_and_asks_nothing():

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kiosk.db import MIGRATIONS, open_db
-from kiosk.usage import TABLES, Usage, read_counts, snapshot, write_snapshot, write_snapshots
+from kiosk.device.usage import TABLES, Usage, read_counts, snapshot, write_snapshot, write_snapshots
 from tests.conftest import run_kiosk
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,7 +169,7 @@ NAMES = ("राम बहादुर", "सिमलटार गाउँ")
 
 @pytest.fixture(scope="module")
 def release_library(device_dir, keypair):
-    from kiosk.library import Library
+    from kiosk.device.library import Library
     from tests.conftest import device_settings
 
     settings = device_settings(device_dir, Path(f"{keypair[0]}.pub"))
@@ -177,7 +177,7 @@ def release_library(device_dir, keypair):
 
 
 def fresh_app(release_library, folder: Path, k: int):
-    from kiosk.web import create_app
+    from kiosk.device.web import create_app
 
     settings, library = release_library
     usage = Usage(folder / "usage.db", start=False, k=k)
@@ -388,7 +388,7 @@ def serve_pages(app) -> list[int]:
 
 
 def make_app(device_dir, keypair, usage):
-    from kiosk.web import create_app
+    from kiosk.device.web import create_app
     from tests.conftest import device_settings
 
     return create_app(device_settings(device_dir, Path(f"{keypair[0]}.pub")), usage=usage)
@@ -481,7 +481,7 @@ def test_stats_command_summarises_and_exports_csv(tmp_path):
 # says why and stops.
 COUNTER = """
 import sys
-from kiosk.usage import Usage
+from kiosk.device.usage import Usage
 
 usage, total = Usage(sys.argv[1], start=False), 0
 while True:
@@ -544,7 +544,7 @@ def test_counts_waiting_for_the_disk_are_capped_and_what_is_dropped_is_counted(
     tmp_path, monkeypatch
 ):
     """A flood of distinct keys (pages of many guides and languages) cannot fill memory."""
-    from kiosk import usage as usage_module
+    from kiosk.device import usage as usage_module
 
     monkeypatch.setattr(usage_module, "MAX_PENDING_KEYS", 3)
     counter = Usage(tmp_path / "usage.db", start=False)

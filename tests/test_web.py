@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk.web import create_app
-from kiosk.web.state import kiosk_of
+from kiosk.device.web import create_app
+from kiosk.device.web.state import kiosk_of
 from tests.conftest import device_settings, qr_codes
 
 PHONE = {"REMOTE_ADDR": "10.42.0.23"}
@@ -202,7 +202,7 @@ def test_media_serves_only_listed_release_files(client):
         "/media/100/%2e%2e/%2e%2e/etc/passwd",
         "/media/100/audio/guides/passport/../../../manifest.sig",
         "/static/x/site.css",
-        "/static/../kiosk/web/pages.py",
+        "/static/../kiosk/device/web/pages.py",
     ):
         assert get(client, bad).status_code == 404, bad
 
@@ -231,7 +231,7 @@ def test_friendly_404_in_the_visitors_language(client):
 
 
 def test_no_verified_release_means_nothing_is_shown(tmp_path, keypair, fixture_release, usage):
-    from kiosk.releases.install import ReleaseStore
+    from kiosk.device.install import ReleaseStore
 
     empty = create_app(device_settings(tmp_path / "none", Path(f"{keypair[0]}.pub")), usage=usage)
     response = empty.test_client().get("/en/", environ_base=PHONE)
@@ -254,7 +254,7 @@ def test_no_verified_release_means_nothing_is_shown(tmp_path, keypair, fixture_r
 
 
 def test_a_new_install_is_picked_up_without_restart(tmp_path, keypair, fixture_release, usage):
-    from kiosk.releases.install import ReleaseStore
+    from kiosk.device.install import ReleaseStore
 
     data = tmp_path / "device"
     store = ReleaseStore(data)
@@ -266,7 +266,7 @@ def test_a_new_install_is_picked_up_without_restart(tmp_path, keypair, fixture_r
     shutil.copytree(fixture_release, newer)
     import datetime as dt
 
-    from kiosk.releases.manifest import load_private_key, write_manifest
+    from kiosk.formats.manifest import load_private_key, write_manifest
 
     now = dt.datetime.now(dt.UTC)
     write_manifest(newer, 101, now, now + dt.timedelta(days=9), load_private_key(keypair[0]))
@@ -280,7 +280,7 @@ def test_a_new_install_is_picked_up_without_restart(tmp_path, keypair, fixture_r
 def probes():
     import tomllib
 
-    from kiosk.web.captive import PROBES_FILE
+    from kiosk.device.web.captive import PROBES_FILE
 
     data = tomllib.loads(PROBES_FILE.read_text())
     return [(path, p) for p in data["probe"] for path in p["paths"]]
@@ -301,7 +301,7 @@ def test_probes_send_phones_to_the_portal_until_they_continue(client, path, prob
 
 
 def test_a_phone_that_pressed_continue_is_told_it_is_online_only_for_a_while(app):
-    from kiosk.web.state import OnlineClients
+    from kiosk.device.web.state import OnlineClients
 
     # On the device: online_minutes (30, README's settings table) after Continue.
     assert kiosk_of(app).online.seconds == 30 * 60
@@ -412,8 +412,8 @@ def test_a_release_that_expires_while_served_stops_being_shown(
 ):
     import datetime as dt
 
-    from kiosk.releases.install import ReleaseStore
-    from kiosk.releases.manifest import load_private_key, write_manifest
+    from kiosk.device.install import ReleaseStore
+    from kiosk.formats.manifest import load_private_key, write_manifest
 
     soon = tmp_path / "soon"
     shutil.copytree(fixture_release, soon)
@@ -452,7 +452,7 @@ def test_a_tiles_listen_says_the_title_and_the_summary(client, fixture_release):
     body = text(get(client, "/en/"))
     catalog = json.loads((fixture_release / "catalog.json").read_text())
     passport = next(g for g in catalog["guides"] if g["id"] == "passport")["text"]["en"]
-    from kiosk.library import Release
+    from kiosk.device.library import Release
 
     timings = Release(fixture_release, 100).timings(passport["timings"])
     first_section = passport["sections"][0]["sentences"][0]

@@ -12,14 +12,14 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from kiosk.device.hotspot import hotspot_network
-from kiosk.web.http import CSP
+from kiosk.device.web.http import CSP
 
 NGINX_CONFIG = "/etc/first-mile-kiosk/nginx.conf"
 COUNTS_SOCKET = "/run/kiosk-web/counts.sock"
 # How many of nginx's page reports the socket holds while kiosk-web is busy (Linux's default is
 # 10). In practice nginx's send buffer caps it lower, at about 270: 2 s of a busy hotspot.
 DGRAM_QUEUE = 512
-# A language's home or a guide, as the app's routes and kiosk.web.front.Pages name them.
+# A language's home or a guide, as the app's routes and kiosk.device.web.front.Pages name them.
 DRAWN_PAGE = r"^/[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}/(guide/[a-z0-9][a-z0-9-]{0,63})?$"
 
 

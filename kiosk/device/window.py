@@ -112,7 +112,7 @@ class Display:
         audible = self.run_js("document.querySelector('button.listen:not([hidden])') ? 1 : 0")
         controls.audio_available(bool(audible))
         if self.settings is not None:
-            from kiosk.sync import read_state
+            from kiosk.device.sync import read_state
 
             state = read_state(self.settings.data_dir)
             wanted = (
@@ -154,8 +154,8 @@ def greeting_urls(settings, top: int = 2) -> list[str]:
     """The spoken welcome in the languages used most at this kiosk this week."""
     from pathlib import Path
 
-    from kiosk.releases.install import ReleaseStore
-    from kiosk.stats import totals
+    from kiosk.device.install import ReleaseStore
+    from kiosk.device.stats import totals
 
     data = Path(settings.data_dir)
     store = ReleaseStore(data)

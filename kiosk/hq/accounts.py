@@ -2,7 +2,7 @@
 
 Accounts live in ``staff.db`` in headquarters' root (readable by its owner only), apart from
 the figures in hq.db. Passwords are Argon2id hashes with the librarian's parameters, and
-sign-ins go through the librarian's throttle (kiosk.admin.Auth): at most 100 wrong tries an
+sign-ins go through the librarian's throttle (kiosk.device.admin.Auth): at most 100 wrong tries an
 hour per account name (and one more bucket for names nobody has), so guessing at one account
 never locks the others out. There is no default account and no default password: the first
 one is made on the command line (``kiosk hq user add NAME --role admin``).
@@ -20,7 +20,7 @@ import datetime as dt
 import os
 import re
 
-from kiosk.admin import HASHER, MIN_PASSWORD, THROTTLE_SCHEMA, Auth
+from kiosk.device.admin import HASHER, MIN_PASSWORD, THROTTLE_SCHEMA, Auth
 from kiosk.errors import KioskError
 
 ROLES = ("viewer", "publisher", "admin")
@@ -139,7 +139,7 @@ class Accounts(Auth):
     def sign_in(self, name: str, password: str) -> str | None:
         """The account's role when the name and password are right, else None.
 
-        Raises kiosk.admin.Throttled after 100 wrong tries in an hour at that name.
+        Raises kiosk.device.admin.Throttled after 100 wrong tries in an hour at that name.
         """
         known = NAME.fullmatch(name) is not None and self.stored_hash(name) is not None
         source = f"account:{name}" if known else "account:?"

@@ -20,7 +20,7 @@ def pdf_of(html: str) -> bytes:
             "The PDF report is printed with Playwright, which is missing here: "
             "pip install 'first-mile-kiosk[hq]'"
         ) from None
-    from kiosk.releases.leaflet import launch_chromium
+    from kiosk.content.leaflet import launch_chromium
 
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)

@@ -1,7 +1,7 @@
 """What people looked for and did not find, across the fleet, and headquarters' word on it.
 
 Each kiosk sends the week's failed search terms that at least k different visits used
-(kiosk.usage). Headquarters leaves out every stored row below its own k (as the reach figures
+(kiosk.device.usage). Headquarters leaves out every stored row below its own k (as the reach figures
 do), then merges the rest per language under a normal form of the term: each word folded as
 search folds it (case, accents, Devanagari and Arabic spelling variants; kiosk.words), so
 "Visa", "visa " and "vísa" are one need. Each need says how many searches, in how many kiosks

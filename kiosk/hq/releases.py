@@ -23,8 +23,8 @@ from pathlib import Path
 
 from kiosk.errors import KioskError
 from kiosk.files import write_atomic
+from kiosk.formats.manifest import Manifest, verify_release
 from kiosk.hq.root import CHANNEL_NAME
-from kiosk.releases.manifest import Manifest, verify_release
 
 
 @dataclass
@@ -114,7 +114,7 @@ def withdraw(root: Path, channel: str, trusted) -> int:
 class Previews:
     """A kiosk's own web app for each release opened in preview, read-only, never counting.
 
-    Each is the kiosk's app (kiosk.web) on a throwaway data folder whose live release is the
+    Each is the kiosk's app (kiosk.device.web) on a throwaway data folder whose live release is the
     headquarters folder itself (a link), verified as a kiosk verifies before it shows anything.
     """
 
@@ -127,8 +127,8 @@ class Previews:
 
     def app(self, root: Path, channel: str, version: int):
         from kiosk.config import load_settings
-        from kiosk.library import Library
-        from kiosk.web import create_app
+        from kiosk.device.library import Library
+        from kiosk.device.web import create_app
 
         folder = folder_of(root, channel, version)
         key = (channel, version)

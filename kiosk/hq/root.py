@@ -102,7 +102,7 @@ def publish(src, key, root: Path, channel: str, speaker, version: int | None = N
             candidate: bool = False, **kw):  # fmt: skip
     """Build and sign a release into releases/<channel>/<version>, then point LATEST at it
     (unless it is a ``candidate``, published later from headquarters' app)."""
-    from kiosk.releases.build import build_release
+    from kiosk.content.build import build_release
 
     if not CHANNEL_NAME.fullmatch(channel):
         raise KioskError("A channel name uses a-z, 0-9 and '-'.")

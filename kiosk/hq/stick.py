@@ -25,10 +25,8 @@ from pathlib import Path
 
 from kiosk.errors import KioskError
 from kiosk.files import fsync_dir
-from kiosk.hq.ingest import ingest
-from kiosk.hq.root import CHANNEL_NAME, Refused
-from kiosk.releases.integrity import check_file
-from kiosk.releases.manifest import (
+from kiosk.formats.integrity import check_file
+from kiosk.formats.manifest import (
     MANIFEST,
     SIGNATURE,
     Manifest,
@@ -36,6 +34,8 @@ from kiosk.releases.manifest import (
     check_expiry,
     read_manifest,
 )
+from kiosk.hq.ingest import ingest
+from kiosk.hq.root import CHANNEL_NAME, Refused
 
 # What a filesystem or an operating system puts on a stick by itself; left alone.
 HOUSEKEEPING = {"lost+found", "System Volume Information"}

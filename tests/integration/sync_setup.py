@@ -88,7 +88,7 @@ def start_sync(env: dict, *args: str) -> subprocess.Popen:
 
 def kill_session(proc: subprocess.Popen) -> None:
     """A power cut: the sync and everything below it die at once. rsync runs in a process
-    group of its own (kiosk.sync.watch), so each descendant is killed by its pid too, and the
+    group of its own (kiosk.device.sync.watch), so each descendant is killed by its pid too, and the
     cut is over only when none is left to write another file."""
     below = descendants(proc.pid)
     with contextlib.suppress(ProcessLookupError):

@@ -193,8 +193,8 @@ def test_no_request_leaves_the_device(browser, sample_server):
 @pytest.fixture
 def librarian_server(tmp_path, sample_release, keypair):
     """A kiosk with the sample release and the librarian's password set."""
-    from kiosk.admin import Auth
-    from kiosk.releases.install import ReleaseStore
+    from kiosk.device.admin import Auth
+    from kiosk.device.install import ReleaseStore
 
     data = tmp_path / "device"
     ReleaseStore(data).install(sample_release, [keypair[1]])
@@ -391,8 +391,8 @@ def test_attract_screen_after_a_quiet_while_and_motion_wakes_it(browser, sample_
 
 def test_the_idle_reset_signs_the_librarian_out(browser, sample_release, keypair, tmp_path):
     """The librarian walks away from the dashboard: the reset must end the session too."""
-    from kiosk.admin import Auth
-    from kiosk.releases.install import ReleaseStore
+    from kiosk.device.admin import Auth
+    from kiosk.device.install import ReleaseStore
 
     data = tmp_path / "device"
     ReleaseStore(data).install(sample_release, [keypair[1]])

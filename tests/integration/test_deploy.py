@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import deploy as fleet
 from kiosk.errors import KioskError
+from kiosk.hq import deploy as fleet
 from tests.sshd import SshServer
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 
 from kiosk.config import load_settings
+from kiosk.content.build import build_release
+from kiosk.device.install import ReleaseStore
 from kiosk.device.nginx import nginx_conf
 from kiosk.device.services import render
-from kiosk.releases.build import build_release
-from kiosk.releases.install import ReleaseStore
-from kiosk.web.common import STATIC
+from kiosk.device.web.common import STATIC
 from tests.conftest import FIXTURE_CONTENT, Server, free_port, wait_until_listening
 
 NGINX = "/usr/sbin/nginx"

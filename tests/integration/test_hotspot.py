@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from kiosk.config import load_settings
+from kiosk.device.install import ReleaseStore
 from kiosk.device.nginx import nginx_conf
 from kiosk.device.services import render
-from kiosk.releases.install import ReleaseStore
 
 PHONE = Path(__file__).with_name("netns_phone.py")
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.releases.install import ReleaseStore
-from kiosk.releases.manifest import generate_key
+from kiosk.device.install import ReleaseStore
+from kiosk.formats.manifest import generate_key
 from tests.conftest import FIXTURE_CONTENT, run_kiosk
 from tests.sshd import SshServer
 

@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from kiosk.releases.install import ReleaseStore
+from kiosk.device.install import ReleaseStore
 from tests.conftest import Server
 
 REQUESTS = 2400

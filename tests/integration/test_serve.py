@@ -104,7 +104,7 @@ def test_each_languages_search_is_readied_before_the_first_phone_is_answered(dev
     """A language's first search set up its stemmer, its words and the page: on a Pi's CPU
     that held every phone up for about a second after each start. `kiosk serve` searches
     once in each language first, and only then listens."""
-    from kiosk.library import Library
+    from kiosk.device.library import Library
 
     languages = Library(device_dir, [keypair[1]]).release().languages
     server = Server(device_dir, Path(f"{keypair[0]}.pub"))

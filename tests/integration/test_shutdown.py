@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.usage import read_counts
+from kiosk.device.usage import read_counts
 from tests.conftest import Server
 
 VIEWS = 9
@@ -19,7 +19,7 @@ FLUSH = 5  # seconds between the server's flushes: a wide window, and a short te
 @pytest.fixture
 def data_dir(tmp_path, fixture_release, keypair) -> Path:
     """A device of its own, so the counts read back are this test's alone."""
-    from kiosk.releases.install import ReleaseStore
+    from kiosk.device.install import ReleaseStore
 
     ReleaseStore(tmp_path).install(fixture_release, [keypair[1]])
     return tmp_path

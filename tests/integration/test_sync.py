@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.releases.install import ReleaseStore
-from kiosk.usage import Usage
-from kiosk.web.state import kiosk_of
+from kiosk.device.install import ReleaseStore
+from kiosk.device.usage import Usage
+from kiosk.device.web.state import kiosk_of
 from tests.conftest import FIXTURE_CONTENT, KIOSK, run_kiosk
 from tests.integration import sync_setup
 from tests.integration.sync_setup import device_env
@@ -175,9 +175,9 @@ def test_usb_stick_round_trip(tmp_path, hq, keypair):
 
 
 def test_librarian_can_sync_now_without_waiting(tmp_path, hq, keypair, usage):
-    from kiosk.admin import Auth
     from kiosk.config import load_settings
-    from kiosk.web import create_app
+    from kiosk.device.admin import Auth
+    from kiosk.device.web import create_app
     from tests.test_admin import PASSWORD, SCREEN, signed_in
 
     root, server = hq
@@ -252,7 +252,7 @@ def test_a_cut_connection_leaves_the_live_release_and_the_next_sync_resumes(
         proc.communicate(timeout=60)
     store = ReleaseStore(data)
     assert store.current_version == 100
-    from kiosk.releases.manifest import load_public_key, verify_release
+    from kiosk.formats.manifest import load_public_key, verify_release
 
     verify_release(store.active(), [load_public_key(f"{keypair[0]}.pub")])
     if how == "stop sshd":

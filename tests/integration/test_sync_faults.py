@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.releases.install import ReleaseStore
-from kiosk.usage import Usage
-from kiosk.web.state import kiosk_of
+from kiosk.device.install import ReleaseStore
+from kiosk.device.usage import Usage
+from kiosk.device.web.state import kiosk_of
 from tests.conftest import KIOSK, run_kiosk
 from tests.integration import sync_setup
 from tests.integration.sync_setup import (
@@ -268,9 +268,9 @@ def test_two_syncs_at_once_one_runs_and_the_other_says_so(tmp_path, hq, keypair,
 
 
 def test_the_librarians_button_shares_the_lock(tmp_path, hq, keypair, speech_cache, usage):
-    from kiosk.admin import Auth
     from kiosk.config import load_settings
-    from kiosk.web import create_app
+    from kiosk.device.admin import Auth
+    from kiosk.device.web import create_app
     from tests.test_admin import PASSWORD, SCREEN, signed_in
 
     root, server = hq

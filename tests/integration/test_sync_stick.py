@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.releases.install import ReleaseStore
+from kiosk.device.install import ReleaseStore
 from tests.conftest import run_kiosk
 from tests.integration.sync_setup import mounted_tmpfs, stick_env
 
@@ -162,8 +162,8 @@ def test_a_linked_heartbeat_on_a_stick_is_replaced_not_followed(tmp_path, fixtur
 def test_export_to_stick_does_not_follow_a_link_with_the_expected_name(
     tmp_path, fixture_release, keypair, usage
 ):
-    from kiosk.admin import Auth
-    from kiosk.web import create_app
+    from kiosk.device.admin import Auth
+    from kiosk.device.web import create_app
     from tests.conftest import device_settings
     from tests.test_admin import PASSWORD, SCREEN, signed_in
 

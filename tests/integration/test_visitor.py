@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from kiosk.releases.build import build_release
-from kiosk.releases.install import ReleaseStore
+from kiosk.content.build import build_release
+from kiosk.device.install import ReleaseStore
 from tests.conftest import FIXTURE_CONTENT, Server
 from tests.integration.test_browser import PHONE, SCREEN, browser  # noqa: F401 - a fixture
 

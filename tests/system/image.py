@@ -2,7 +2,7 @@
 
 The image stands in for a fresh Raspberry Pi OS Lite (Bookworm) card as the technician writes
 it with Raspberry Pi Imager: Debian with NetworkManager, a user ``pi`` with an SSH key and
-passwordless sudo, SSH on. The kiosk's own Debian packages (``kiosk.deploy.PACKAGES``) are
+passwordless sudo, SSH on. The kiosk's own Debian packages (``kiosk.hq.deploy.PACKAGES``) are
 put in too, so the VM never needs a package registry; provisioning finds them present and
 skips apt, exactly as it does on a card prepared offline. What only the test needs (the
 simulated Wi-Fi radios, a phone's tools) is listed apart in ``SCAFFOLD``.
@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from kiosk.deploy import PACKAGES
+from kiosk.hq.deploy import PACKAGES
 
 SUITE = "bookworm"
 IMAGE_SIZE = "6G"

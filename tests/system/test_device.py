@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.config import load_settings
-from kiosk.deploy import DATA
+from kiosk.hq.deploy import DATA
 from tests.cups import BACKEND
 from tests.system.conftest import DEVICE, SSID, Device, fab, kiosk
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from flask import Flask
 
+from kiosk.device.web.admin_sessions import Sessions
 from kiosk.hq.accounts import Accounts
 from kiosk.hq.web.state import KEY, Headquarters
-from kiosk.web.admin_sessions import Sessions
 
 IDLE_MINUTES = 30
 SESSION_HOURS = 10  # a working day

@@ -23,9 +23,9 @@ from flask import (
     url_for,
 )
 
+from kiosk.device.web.admin_sessions import Sessions, post_allowed
 from kiosk.hq.accounts import ROLES, Accounts, may
 from kiosk.hq.web.state import current_hq
-from kiosk.web.admin_sessions import Sessions, post_allowed
 
 COOKIE = "hq"
 CHANNEL = "staff"

@@ -40,8 +40,8 @@ def help_lines(contacts: list[dict], reference: str, today: dt.date) -> list[dic
 @common.hq.get("/content")
 @common.needs("viewer")
 def content():
-    from kiosk.releases.source import load_content
-    from kiosk.releases.status import content_status
+    from kiosk.content.source import load_content
+    from kiosk.content.status import content_status
 
     source = current_app.config.get("HQ_CONTENT")
     if not source:

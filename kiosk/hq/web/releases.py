@@ -1,6 +1,6 @@
 """Releases: see a candidate exactly as kiosks would show it, then publish it; or withdraw.
 
-Previews are the kiosk's own pages (kiosk.web) served from the candidate folder, verified
+Previews are the kiosk's own pages (kiosk.device.web) served from the candidate folder, verified
 first, read-only: only GET and HEAD reach them, and nothing is counted. Publishing and
 withdrawing need the publisher role, a confirmation, and go into the audit log.
 """

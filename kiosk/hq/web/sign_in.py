@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import g, redirect, request, url_for
 
-from kiosk.admin import Throttled
+from kiosk.device.admin import Throttled
 from kiosk.hq.web import common
 
 MESSAGES = ("wrong", "throttled", "expired", "signed_out")

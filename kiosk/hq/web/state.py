@@ -8,9 +8,9 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
+from kiosk.device.web.admin_sessions import Sessions
 from kiosk.hq.accounts import Accounts
 from kiosk.hq.releases import Previews
-from kiosk.web.admin_sessions import Sessions
 
 KEY = "hq"  # the one key in app.extensions
 

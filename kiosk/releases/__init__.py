@@ -1,1 +1,0 @@
-"""Releases: content source → signed, spoken release folder → verified install on a device."""

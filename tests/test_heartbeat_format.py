@@ -63,3 +63,27 @@ def test_each_field_is_checked_and_bounded_and_the_folder_names_the_kiosk():
         uptime=None, errors={"failures": 0, "last_error": ""},
     )  # fmt: skip
     assert "visitor" not in beats.encode(read).decode()
+
+
+def test_a_damaged_usage_database_still_sends_a_heartbeat_that_says_so(
+    tmp_path, fixture_release, keypair
+):
+    """Counting's failures lived only in `kiosk serve`'s memory, so the heartbeat's `errors`
+    was always empty; and a damaged usage.db stopped the snapshots and with them the
+    heartbeat, so headquarters heard nothing at all. The sync reads usage.db whole for the
+    snapshots: what it finds there goes out in the heartbeat, and the heartbeat goes out."""
+    ReleaseStore(tmp_path).install(fixture_release, [keypair[1]])
+    settings = device_settings(tmp_path, Path(f"{keypair[0]}.pub"))
+    (tmp_path / "usage.db").write_bytes(b"SQLite format 3\x00" + b"\x13" * 4096)
+    raw = (prepare_outbox(settings) / beats.NAME).read_bytes()
+    read = beats.decode(raw, "kiosk-1")
+    assert read.failures == 1
+    assert "damaged" in read.last_error
+
+    (tmp_path / "usage.db").unlink()
+    from kiosk.device.usage import Usage
+
+    usage = Usage(tmp_path / "usage.db", start=False)
+    usage.close()
+    read = beats.decode((prepare_outbox(settings) / beats.NAME).read_bytes(), "kiosk-1")
+    assert (read.failures, read.last_error) == (0, "")

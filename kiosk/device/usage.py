@@ -176,7 +176,7 @@ class Usage:
 
     def _failed(self, exc: Exception, batch: Counter) -> None:
         self.failures += 1
-        self.last_error = _plain(exc)
+        self.last_error = plain_error(exc)
         self._disconnect()
         with self._lock:
             for item, n in batch.items():
@@ -196,7 +196,9 @@ class Usage:
                         self.snapshots()
                     except (sqlite3.Error, OSError) as exc:
                         self.failures += 1
-                        self.last_error = f"A usage snapshot could not be written: {_plain(exc)}"
+                        self.last_error = (
+                            f"A usage snapshot could not be written: {plain_error(exc)}"
+                        )
         finally:
             self._disconnect()
 
@@ -221,7 +223,8 @@ class Usage:
         }
 
 
-def _plain(exc: Exception) -> str:
+def plain_error(exc: Exception) -> str:
+    """What went wrong with usage.db, in one sentence a librarian can act on."""
     text = str(exc).lower()
     if "readonly" in text or "read-only" in text or "unable to open" in text:
         return (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from pathlib import Path
 
 from kiosk import __version__
@@ -44,13 +45,19 @@ def heartbeat(
 
 def prepare_outbox(settings, news: tuple[bool, str] | None = None) -> Path:
     """Write today's and yesterday's snapshots and a heartbeat into the outbox."""
-    from kiosk.device.usage import write_snapshots
+    from kiosk.device.usage import plain_error, write_snapshots
 
     data = Path(settings.data_dir)
     outbox = data / "outbox"
     outbox.mkdir(parents=True, exist_ok=True)
-    write_snapshots(data / "usage.db", outbox, settings.device_name, settings.k_anonymity)
-    beat = heartbeat(settings, ReleaseStore(data), news=news)
+    # The snapshots read usage.db whole: what goes wrong there is what headquarters' fleet
+    # page needs to hear (a kiosk turns amber), and the heartbeat still goes out.
+    try:
+        write_snapshots(data / "usage.db", outbox, settings.device_name, settings.k_anonymity)
+        counting = {"failures": 0, "last_error": ""}
+    except sqlite3.DatabaseError as exc:
+        counting = {"failures": 1, "last_error": plain_error(exc)}
+    beat = heartbeat(settings, ReleaseStore(data), usage_health=counting, news=news)
     write_atomic(outbox / beats.NAME, beats.encode(beat))
     # Snapshots older than 60 days have long been delivered; the outbox stays small.
     cutoff = (dt.date.today() - dt.timedelta(days=60)).isoformat()

@@ -49,6 +49,7 @@ from kiosk.content.build import build_release  # noqa: E402
 from kiosk.device.install import ReleaseStore  # noqa: E402
 from kiosk.device.nginx import DGRAM_QUEUE, nginx_conf  # noqa: E402
 from kiosk.formats.manifest import generate_key  # noqa: E402
+from kiosk.formats.search import guide_texts  # noqa: E402
 from kiosk.speech import SAMPLE_RATE, Speaker  # noqa: E402
 
 HOST = "10.42.0.1"
@@ -224,14 +225,9 @@ class Phones:
 
 def guide_words(catalog: dict, lang: str) -> list[str]:
     """The distinct words of a language's guides, as a phone would type them."""
-    texts = []
-    for guide in catalog["guides"]:
-        text = guide["text"].get(lang)
-        if text:
-            texts += [text["title"], text["summary"]]
-            texts += [s["heading"] + " " + re.sub(r"<[^>]+>", " ", s["html"])
-                      for s in text["sections"]]  # fmt: skip
-    words = {re.sub(r"[^\w]", "", raw).lower() for t in texts for raw in t.split()}
+    words = {
+        re.sub(r"[^\w]", "", raw).lower() for t in guide_texts(catalog, lang) for raw in t.split()
+    }
     return sorted(w for w in words if len(w) >= 3 and not w.isdigit())
 
 

@@ -47,17 +47,25 @@ COMMON_SHARE = 0.3
 MARK, UNMARK = "\x02", "\x03"
 
 
+def guide_texts(catalog: dict, lang: str | None = None) -> list[str]:
+    """The guides' words as a release's catalog holds them (titles, summaries, headings and
+    sections with their markup taken out), in one language or in all."""
+    texts = []
+    for guide in catalog["guides"]:
+        for tag, text in guide["text"].items():
+            if lang is None or tag == lang:
+                texts += [text["title"], text["summary"]]
+                texts += [s["heading"] + " " + re.sub(r"<[^>]+>", " ", s["html"])
+                          for s in text["sections"]]  # fmt: skip
+    return texts
+
+
 def catalog_words(catalog: dict) -> set[str]:
     """Every word a release's catalog uses (interface words, titles, summaries, sections),
     folded: a failed search's capitalised word is kept as a need only if it is one of these
     (kiosk.text.unmet_term)."""
     texts = [w for words in catalog["ui"].values() for w in words.values()]
-    for guide in catalog["guides"]:
-        for text in guide["text"].values():
-            texts += [text["title"], text["summary"]]
-            texts += [
-                s["heading"] + " " + re.sub(r"<[^>]+>", " ", s["html"]) for s in text["sections"]
-            ]
+    texts += guide_texts(catalog)
     tokens = {raw for text in texts for raw in text.split()}  # each distinct one folded once
     found = set()
     for raw in tokens:

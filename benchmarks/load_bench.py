@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unicodedata
 from pathlib import Path
 from urllib.parse import quote
 
@@ -224,9 +225,12 @@ class Phones:
 
 
 def guide_words(catalog: dict, lang: str) -> list[str]:
-    """The distinct words of a language's guides, as a phone would type them."""
+    """The distinct words of a language's guides, as a phone would type them: letters and
+    their marks (a Devanagari vowel sign is a mark, not a word character to re)."""
     words = {
-        re.sub(r"[^\w]", "", raw).lower() for t in guide_texts(catalog, lang) for raw in t.split()
+        "".join(ch for ch in raw if unicodedata.category(ch)[0] in "LMN").lower()
+        for t in guide_texts(catalog, lang)
+        for raw in t.split()
     }
     return sorted(w for w in words if len(w) >= 3 and not w.isdigit())
 

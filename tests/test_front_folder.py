@@ -138,12 +138,12 @@ def test_drawing_the_pages_readies_each_languages_search_and_counts_nothing(
     ReleaseStore(tmp_path).install(fixture_release, [keypair[1]])
     app = create_app(device_settings(tmp_path, f"{keypair[0]}.pub"), usage=usage)
     release = kiosk_of(app).library.release()
-    search._passage_words.cache_clear()
+    search._language.cache_clear()
     assert "search.html" not in {name for _, name in app.jinja_env.cache}
     assert front.warm_search(app, release) == len(release.languages)
     assert len(release.searches) == len(release.languages)  # one result page each, kept
     assert "search.html" in {name for _, name in app.jinja_env.cache}
-    assert search._passage_words.cache_info().currsize == len(release.languages)
+    assert search._language.cache_info().currsize == len(release.languages)
     again = create_app(device_settings(tmp_path, f"{keypair[0]}.pub"), usage=usage)
     assert len(kiosk_of(again).library.release().searches) == 0
     assert front.Pages(again, tmp_path / "www").refresh() > 0

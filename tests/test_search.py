@@ -104,6 +104,17 @@ def test_water_does_not_find_pin_or_page(index):
     assert "money#bank-account" not in found(index, "पानी", "ne")  # where पिन is
 
 
+def test_a_long_typed_start_marks_every_word_it_begins(index):
+    """A word of four letters or more finds, and marks, the longer words it begins: a phone
+    keyboard's half-typed "passp" marks passport and passports."""
+    marked = [
+        [part.split("\x03")[0] for part in hit["snippet"].split("\x02")[1:]]
+        for hit in search(index, "passp", "en")
+    ]
+    assert sum(1 for found in marked if found) >= 3  # a title's passage may show no match
+    assert all(m.lower().startswith("passp") for found in marked for m in found), marked
+
+
 def test_a_short_word_matches_whole_words_only(index):
     """काम must not match the start of two words, nor दो every word beginning with द."""
     for hit in search(index, "काम", "ne"):
@@ -258,3 +269,23 @@ def test_the_build_lists_the_words_a_need_may_name(fixture_release, tmp_path):
         db.execute("DROP TABLE known_words")
     assert known_words(older / "search.db") is None
     assert Release(older, 100).known_words == listed == Release(fixture_release, 100).known_words
+
+
+def test_a_thread_keeps_the_live_index_open_and_lets_an_old_one_go(index, tmp_path):
+    """Opening the index for each search was most of what its query cost, so each server
+    thread keeps its connection; a search in a new release's index closes the old one, whose
+    folder is deleted when a release is replaced: nothing may hold it on the disk."""
+    import os
+
+    def held() -> list[str]:
+        fds = Path("/proc/self/fd")
+        return [os.readlink(fds / fd) for fd in os.listdir(fds) if (fds / fd).is_symlink()]
+
+    newer = tmp_path / "newer.db"
+    newer.write_bytes(index.read_bytes())
+    assert search(index, "passport", "en")
+    assert held().count(str(index)) == 1
+    for _ in range(3):
+        assert search(newer, "passport", "en") == search(newer, "passport", "en")
+    assert held().count(str(newer)) == 1
+    assert str(index) not in held()

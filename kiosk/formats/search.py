@@ -18,18 +18,26 @@ cost on a kiosk that had just started: some 80 ms of CPU for a language's first 
 a second of a Pi's time while every phone waited (benchmarks/load_bench.py). An index without
 that table (built before it) is still read: its words are stemmed on the device as before.
 
+What a search reads again and again is read once per release and language (``_Language``),
+and each server thread keeps its connection to the live index open: together they took an
+uncached search of any word of the guides from 1.88 to 1.16 ms (benchmarks/search_bench.py).
+
 Indexes made before this scheme (``user_version`` 0: unicode61 over the text) are still
 read, so a kiosk keeps searching the release it has until a new one comes.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import re
 import sqlite3
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk import words
@@ -78,6 +86,24 @@ def catalog_words(catalog: dict) -> set[str]:
 def _open(path: Path | str) -> sqlite3.Connection:
     """The release's index, read-only: the release folder never changes once verified."""
     return sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+
+
+_readers = threading.local()
+
+
+def _reader(path: str) -> sqlite3.Connection:
+    """This thread's connection to the live release's index, kept open. Opening it for each
+    search (reading the schema, preparing the query again) cost 0.38 ms of the query's
+    0.45 ms. A thread keeps one connection; a search in a new release's index closes it and
+    opens that one."""
+    held = getattr(_readers, "held", None)
+    if held is not None and held[0] == path:
+        return held[1]
+    if held is not None:
+        held[1].close()
+    db = _open(path)
+    _readers.held = (path, db)
+    return db
 
 
 def known_words(path: Path) -> set[str] | None:
@@ -175,129 +201,135 @@ def _term(word: tuple[str, ...]) -> str:
     return "(" + " OR ".join(f'"{k}"*' if _prefix(k) else f'"{k}"' for k in word) + ")"
 
 
-def _matcher(wanted: list[tuple[str, ...]]):
-    """Whether a word's keys match what was asked: a key equal to a wanted key, or starting
-    with one of four letters or more."""
-    whole = {w for word in wanted for w in word}
-    starts = tuple(w for w in whole if _prefix(w))
+@dataclass(frozen=True)
+class _Language:
+    """What a search in one language of one release reads again and again, read once: the
+    release's folder never changes. ``places``: each passage text's word spans and words;
+    ``words_of``: the words that have each key; ``keys``: those keys, sorted (the keys that
+    start with a typed key are a run of them)."""
 
-    def matches(found: tuple[str, ...] | list[str]) -> bool:
-        return any(k in whole or (starts and k.startswith(starts)) for k in found)
+    scheme: int
+    common: frozenset[str]
+    places: dict[str, tuple[list[tuple[int, int]], list[str]]]
+    words_of: dict[str, list[str]]
+    keys: list[str]
 
-    return matches
+    def matched(self, wanted: list[tuple[str, ...]]) -> set[str]:
+        """The passages' words a search matches: each has a key equal to a wanted key, or
+        starting with one of four letters or more. Found from the keys, not word by word:
+        a search reads only the words it marks."""
+        found: set[str] = set()
+        for k in {k for word in wanted for k in word}:
+            found.update(self.words_of.get(k, ()))
+            if _prefix(k):
+                at = bisect.bisect_right(self.keys, k)
+                while at < len(self.keys) and self.keys[at].startswith(k):
+                    found.update(self.words_of[self.keys[at]])
+                    at += 1
+        return found
 
 
 @functools.lru_cache(maxsize=32)
-def _word_keys(path: str, lang: str) -> dict[str, list[str]]:
-    """The build's keys of every word in ``lang``'s passages (empty for an older index).
-    Read once per release and language: the release's folder never changes."""
+def _language(path: str, lang: str) -> _Language:
+    """Read ``lang``'s passages once per release: where each word starts and ends, and each
+    word's keys as the build wrote them (an index built before ``word_keys`` has its words
+    keyed here, as the device always did for it). Finding a passage's words one character at
+    a time was a third of what a search cost; matching every word of every passage found
+    against the typed keys, another third."""
     db = _open(path)
     try:
-        rows = db.execute("SELECT word, keys FROM word_keys WHERE lang = ?", (lang,)).fetchall()
-    except sqlite3.OperationalError:  # built before word_keys
-        rows = []
-    finally:
-        db.close()
-    return {word: keys.split(" ") for word, keys in rows}
-
-
-@functools.lru_cache(maxsize=32)
-def _passage_words(path: str, lang: str) -> dict[str, tuple[list[tuple[int, int]], list[str]]]:
-    """Where each word of ``lang``'s passages starts and ends, and the word, per passage text.
-    Worked out once per release and language (60 passages, a few thousand words): finding a
-    passage's words one character at a time was a third of what a search cost."""
-    db = _open(path)
-    try:
+        scheme = db.execute("PRAGMA user_version").fetchone()[0]
+        if scheme < SCHEME:
+            return _Language(scheme, frozenset(), {}, {}, [])
+        common = frozenset(k for (k,) in db.execute("SELECT key FROM common WHERE lang = ?",
+                                                     (lang,)))  # fmt: skip
         bodies = [body for (body,) in db.execute("SELECT body FROM passages WHERE lang = ?",
                                                   (lang,))]  # fmt: skip
+        try:
+            rows = db.execute("SELECT word, keys FROM word_keys WHERE lang = ?", (lang,))
+            built = {word: tuple(keys.split(" ")) for word, keys in rows}
+        except sqlite3.OperationalError:  # built before word_keys
+            built = {}
     finally:
         db.close()
-    found = {}
+    places = {}
+    words_of: dict[str, list[str]] = {}
     for body in bodies:
         spans = words.spans(body)
-        found[body] = (spans, [body[a:b] for a, b in spans])
-    return found
+        places[body] = (spans, [body[a:b] for a, b in spans])
+    for word in {w for _, found in places.values() for w in found}:
+        for k in built.get(word) or words.key(word, lang):
+            words_of.setdefault(k, []).append(word)
+    return _Language(scheme, common, places, words_of, sorted(words_of))
 
 
 def snippet(
     text: str,
-    lang: str,
-    wanted: list[tuple[str, ...]],
+    marked: set[str],
+    places: tuple[list[tuple[int, int]], list[str]] | None = None,
     size: int = SNIPPET_WORDS,
-    known: dict[str, list[str]] | None = None,
-    tokens: tuple[list[tuple[int, int]], list[str]] | None = None,
-    seen: dict[str, bool] | None = None,
 ) -> str:
     """A piece of the text around the most matched words, each matched word marked whole.
-    ``known``: the keys of words, as the build wrote them; others are keyed here.
-    ``tokens``: the text's word spans and words, if already found; ``seen``: whether a word
-    matched, shared by the snippets of one search (most words come back passage after
-    passage)."""
-    if tokens is None:
-        spans = words.spans(text)
-        tokens = spans, [text[a:b] for a, b in spans]
-    spans, found = tokens
-    matches, known = _matcher(wanted), known or {}
-    seen = {} if seen is None else seen
-    hit = []
-    for word in found:
-        matched = seen.get(word)
-        if matched is None:
-            matched = seen[word] = matches(known.get(word) or words.key(word, lang))
-        hit.append(matched)
+    ``marked``: the words to mark (``_Language.matched``); ``places``: the text's word spans
+    and words, if already found."""
+    spans, found = places if places is not None else _places(text)
     if not spans:
         return text
-    best = max(range(max(1, len(spans) - size + 1)), key=lambda i: (sum(hit[i : i + size]), -i))
+    hit = [word in marked for word in found]
+    # The first window of ``size`` words with the most matches, from running totals.
+    totals = list(itertools.accumulate(hit, initial=0))
+    sums = [totals[i + size] - totals[i] for i in range(len(totals) - size)] or [totals[-1]]
+    best = sums.index(max(sums))
     chosen = range(best, min(len(spans), best + size))
     start = 0 if best == 0 else spans[best][0]
     end = len(text) if chosen[-1] == len(spans) - 1 else spans[chosen[-1]][1]
     out = ["" if start == 0 else "…"]
     at = start
     for i in chosen:
-        a, b = spans[i]
         if hit[i]:
+            a, b = spans[i]
             out += [text[at:a], MARK, text[a:b], UNMARK]
             at = b
     out += [text[at:end], "" if end == len(text) else "…"]
     return "".join(out)
 
 
+def _places(text: str) -> tuple[list[tuple[int, int]], list[str]]:
+    spans = words.spans(text)
+    return spans, [text[a:b] for a, b in spans]
+
+
 def search(path: Path, query: str, lang: str, limit: int = 20) -> list[dict]:
     """Find passages in one language; every word must match, or failing that, any word."""
-    db = _open(path)
-    try:
-        if db.execute("PRAGMA user_version").fetchone()[0] < SCHEME:
-            return _search_unicode61(db, query, lang, limit)
-        wanted = query_keys(query, lang)
-        common = {k for (k,) in db.execute("SELECT key FROM common WHERE lang = ?", (lang,))}
-        wanted = [w for w in wanted if w[0] not in common] or wanted
-        if not wanted:
-            return []
-        terms = [_term(k) for k in wanted]
-        rows: list = []
-        for joiner in (" AND ", " OR "):
-            rows = db.execute(
-                "SELECT p.guide, p.section, p.heading, p.body, bm25(passages_fts, ?, ?, ?, ?) AS r "
-                "FROM passages_fts f JOIN passages p ON p.id = f.rowid "
-                "WHERE passages_fts MATCH ? AND p.lang = ? ORDER BY r LIMIT ?",
-                (*WEIGHTS, joiner.join(terms), lang, limit),
-            ).fetchall()
-            if rows or len(terms) == 1:
-                break
-    finally:
-        db.close()
+    language = _language(str(path), lang)
+    db = _reader(str(path))
+    if language.scheme < SCHEME:
+        return _search_unicode61(db, query, lang, limit)
+    wanted = query_keys(query, lang)
+    wanted = [w for w in wanted if w[0] not in language.common] or wanted
+    if not wanted:
+        return []
+    terms = [_term(k) for k in wanted]
+    rows: list = []
+    for joiner in (" AND ", " OR "):
+        rows = db.execute(
+            "SELECT p.guide, p.section, p.heading, p.body, bm25(passages_fts, ?, ?, ?, ?) AS r "
+            "FROM passages_fts f JOIN passages p ON p.id = f.rowid "
+            "WHERE passages_fts MATCH ? AND p.lang = ? ORDER BY r LIMIT ?",
+            (*WEIGHTS, joiner.join(terms), lang, limit),
+        ).fetchall()
+        if rows or len(terms) == 1:
+            break
     # BM25 is negative, better the lower. A passage far below the best one only mentions
     # the words in passing: leave it out.
     best = rows[0][4] if rows else 0.0
-    known = _word_keys(str(path), lang) if rows else {}
-    tokens = _passage_words(str(path), lang) if rows else {}
-    seen: dict[str, bool] = {}
+    marked = language.matched(wanted) if rows else set()
     return [
         {
             "guide": g,
             "section": s,
             "heading": h,
-            "snippet": snippet(body, lang, wanted, known=known, tokens=tokens.get(body), seen=seen),
+            "snippet": snippet(body, marked, language.places.get(body)),
         }
         for g, s, h, body, rank in rows
         if rank <= best * RELEVANT_SHARE

@@ -127,6 +127,9 @@ class Servers:
 
     def __init__(self, kind: str, tmp: Path, env: dict, group: Path | None) -> None:
         self.app_port, self.front_port = 18180, 18181
+        # Read before the server starts: the warm-up's counts may be written (every 2 s) before
+        # the load begins, and subtracting them from a later reading would count them twice.
+        self.counted_before = pages_counted(Path(env["KIOSK_DATA_DIR"]))
         counts = tmp / "counts.sock"
         args = ["serve", "--port", str(self.app_port)]
         if kind == "front":
@@ -328,14 +331,13 @@ def measure_open_loop(
 ) -> dict:
     """Latency and memory under load; then, once the server has stopped and saved its counts,
     how many of the pages answered were counted (the front's are reported by datagram)."""
-    before = pages_counted(data)
     try:
         cpu = servers.cpu_ms()
         result, peak = peak_memory_during(servers, open_loop(servers.port, phones, rate, seconds))
         cpu = [(after - then) / seconds for after, then in zip(servers.cpu_ms(), cpu, strict=True)]
     finally:
         servers.stop()
-    counted = pages_counted(data) - before - servers.warmed
+    counted = pages_counted(data) - servers.counted_before - servers.warmed
     return {**result, "memory": peak, "counted": counted, "cpu": cpu}
 
 

@@ -229,6 +229,11 @@ class _Language:
         return found
 
 
+def _places(text: str) -> tuple[list[tuple[int, int]], list[str]]:
+    spans = words.spans(text)
+    return spans, [text[a:b] for a, b in spans]
+
+
 @functools.lru_cache(maxsize=32)
 def _language(path: str, lang: str) -> _Language:
     """Read ``lang``'s passages once per release: where each word starts and ends, and each
@@ -252,11 +257,8 @@ def _language(path: str, lang: str) -> _Language:
             built = {}
     finally:
         db.close()
-    places = {}
+    places = {body: _places(body) for body in bodies}
     words_of: dict[str, list[str]] = {}
-    for body in bodies:
-        spans = words.spans(body)
-        places[body] = (spans, [body[a:b] for a, b in spans])
     for word in {w for _, found in places.values() for w in found}:
         for k in built.get(word) or words.key(word, lang):
             words_of.setdefault(k, []).append(word)
@@ -266,13 +268,13 @@ def _language(path: str, lang: str) -> _Language:
 def snippet(
     text: str,
     marked: set[str],
-    places: tuple[list[tuple[int, int]], list[str]] | None = None,
+    places: tuple[list[tuple[int, int]], list[str]],
     size: int = SNIPPET_WORDS,
 ) -> str:
     """A piece of the text around the most matched words, each matched word marked whole.
     ``marked``: the words to mark (``_Language.matched``); ``places``: the text's word spans
-    and words, if already found."""
-    spans, found = places if places is not None else _places(text)
+    and words (``_Language.places``)."""
+    spans, found = places
     if not spans:
         return text
     hit = [word in marked for word in found]
@@ -292,11 +294,6 @@ def snippet(
             at = b
     out += [text[at:end], "" if end == len(text) else "…"]
     return "".join(out)
-
-
-def _places(text: str) -> tuple[list[tuple[int, int]], list[str]]:
-    spans = words.spans(text)
-    return spans, [text[a:b] for a, b in spans]
 
 
 def search(path: Path, query: str, lang: str, limit: int = 20) -> list[dict]:
@@ -329,7 +326,7 @@ def search(path: Path, query: str, lang: str, limit: int = 20) -> list[dict]:
             "guide": g,
             "section": s,
             "heading": h,
-            "snippet": snippet(body, marked, language.places.get(body)),
+            "snippet": snippet(body, marked, language.places[body]),
         }
         for g, s, h, body, rank in rows
         if rank <= best * RELEVANT_SHARE

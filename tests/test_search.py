@@ -289,3 +289,23 @@ def test_a_thread_keeps_the_live_index_open_and_lets_an_old_one_go(index, tmp_pa
         assert search(newer, "passport", "en") == search(newer, "passport", "en")
     assert held().count(str(newer)) == 1
     assert str(index) not in held()
+
+
+def test_the_load_bench_types_words_the_guides_hold(fixture_release):
+    """benchmarks/load_bench.py searches any word of the guides. It once kept only what re's
+    \\w matches, which drops every Devanagari vowel sign (पासपोर्ट became पसपरट): its Nepali
+    searches matched nothing, cost nothing, and made the figures look better than a Nepali
+    village would find them. Every word it types must be a word of that language's guides."""
+    import json
+
+    from benchmarks.load_bench import guide_words
+    from kiosk.formats.search import guide_texts
+
+    catalog = json.loads((fixture_release / "catalog.json").read_text())
+    for lang in ("en", "ne", "ar"):
+        written = {
+            text[a:b].lower() for text in guide_texts(catalog, lang) for a, b in words.spans(text)
+        }
+        typed = guide_words(catalog, lang)
+        assert len(typed) > 10, lang
+        assert not set(typed) - written, (lang, sorted(set(typed) - written)[:5])
